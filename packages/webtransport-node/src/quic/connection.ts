@@ -1,0 +1,370 @@
+import { classifyNativeError } from './errors.js'
+import { Shutdown, type HostPort, type NativeConnection } from './native.js'
+
+/** What the layer above (HTTP/3) hears from a QUIC connection. */
+export interface QuicConnectionHandler {
+  /** The handshake completed; streams may be opened. */
+  established(): void
+  /** `id` has data, a FIN or a reset to read. Called on every pass while that is true. */
+  streamReadable(id: number): void
+  /** A QUIC DATAGRAM frame arrived. The bytes are owned by the callee. */
+  datagram(data: Uint8Array): void
+  /** The connection is gone; nothing more will be heard. */
+  closed(info: QuicCloseInfo): void
+}
+
+/** Why a connection ended, from whichever side closed it. */
+export interface QuicCloseInfo {
+  /** `true` when closed with an application (HTTP/3) error code. */
+  app: boolean
+  code: number
+  reason: string
+  /** `'local'`, `'peer'`, or `'idle'` when the idle timeout fired. */
+  by: 'local' | 'peer' | 'idle'
+}
+
+/** Thrown by {@link QuicConnection.read} when the peer reset the stream (RESET_STREAM). */
+export class StreamResetError extends Error {
+  static override readonly name = 'StreamResetError'
+  override readonly name = 'StreamResetError'
+  constructor(readonly code: number) {
+    super(`stream reset by peer with code ${code}`)
+  }
+}
+
+/** Rejects a pending write when the peer asked us to stop sending (STOP_SENDING). */
+export class StreamStoppedError extends Error {
+  static override readonly name = 'StreamStoppedError'
+  override readonly name = 'StreamStoppedError'
+  constructor(readonly code: number) {
+    super(`stream stopped by peer with code ${code}`)
+  }
+}
+
+/** A write that failed because the stream or connection is gone. */
+export class StreamClosedError extends Error {
+  static override readonly name = 'StreamClosedError'
+  override readonly name = 'StreamClosedError'
+}
+
+interface PendingWrite {
+  data: Uint8Array
+  fin: boolean
+  resolve: () => void
+  reject: (e: Error) => void
+}
+
+/** The host a connection lives on: sends its packets and runs its passes. */
+export interface QuicHost {
+  sendPacket(data: Uint8Array, to: HostPort): void
+  /** Asks for {@link QuicConnection.process} to run once more in this event-loop turn's batch. */
+  schedule(conn: QuicConnection): void
+  forget(conn: QuicConnection): void
+}
+
+const packetBytes = 1500
+const chunkBytes = 64 * 1024
+/**
+ * Packets sent per pass before yielding to the event loop. The binding hides quiche's pacing
+ * timestamps (`SendInfo.at` is an opaque handle), so we pace by bursts instead: a pass sends at
+ * most this many packets, then lets incoming ACKs be processed before the next burst.
+ */
+const burstPackets = 48
+
+/**
+ * One QUIC connection on the native quiche layer: a send queue per stream (quiche may accept
+ * only part of a buffer), batched passes, timers from `timeout()`, and burst-paced sending.
+ */
+export class QuicConnection {
+  handler: QuicConnectionHandler | undefined
+  /** Connection ids routed to this connection, as keys of the endpoint's table. */
+  readonly cids = new Set<string>()
+  private readonly pending = new Map<number, PendingWrite[]>()
+  private established = false
+  private finished = false
+  private timer: NodeJS.Timeout | undefined
+  private sendChunk = new Uint8Array(chunkBytes)
+  private sendOffset = 0
+  private readonly scratch = new Uint8Array(chunkBytes)
+  private moreToSend = false
+
+  constructor(
+    readonly native: NativeConnection,
+    private readonly host: QuicHost,
+    readonly remote: HostPort,
+  ) {}
+
+  get isEstablished(): boolean {
+    return this.established
+  }
+
+  get isClosed(): boolean {
+    return this.finished
+  }
+
+  /** Round-trip time in milliseconds of the active path, when quiche has one. */
+  rtt(): number | undefined {
+    return this.native.pathStats()[0]?.rtt
+  }
+
+  /** Asks for a pass in this event-loop turn's batch (after reading frees flow control). */
+  wantPass(): void {
+    this.host.schedule(this)
+  }
+
+  /** Runs one pass: handshake state, readable streams, datagrams, queued writes, send, timer. */
+  process(): void {
+    if (this.finished) return
+    const native = this.native
+    if (!this.established && native.isEstablished()) {
+      this.established = true
+      this.handler?.established()
+    }
+    if (this.established && this.handler) {
+      const readable = [...native.readable()]
+      for (const id of readable) this.handler.streamReadable(id)
+      for (;;) {
+        let d: Uint8Array | null
+        try {
+          d = native.dgramRecvVec()
+        } catch {
+          d = null
+        }
+        if (!d) break
+        this.handler.datagram(d)
+      }
+      this.retryWrites()
+    }
+    this.flush()
+    this.armTimer()
+    if (native.isClosed()) this.finish()
+  }
+
+  /**
+   * Reads up to `into.length` bytes from a stream.
+   * @returns `[bytesRead, fin]`, or `undefined` when nothing is buffered.
+   * @throws {StreamResetError} when the peer reset the stream.
+   */
+  read(id: number, into: Uint8Array): [number, boolean] | undefined {
+    try {
+      const r = this.native.streamRecv(id, into)
+      return r ?? undefined
+    } catch (e) {
+      const err = classifyNativeError(e)
+      if (err.kind === 'done') return undefined
+      if (err.kind === 'stream-reset') throw new StreamResetError(err.code)
+      if (err.kind === 'invalid-stream-state') return [0, true]
+      throw new StreamClosedError(`stream ${id}: ${JSON.stringify(err)}`)
+    }
+  }
+
+  /** Reads into an internal buffer and returns a copy (the caller keeps it). */
+  readCopy(id: number, max = chunkBytes): [Uint8Array<ArrayBuffer>, boolean] | undefined {
+    const r = this.read(id, max < chunkBytes ? this.scratch.subarray(0, max) : this.scratch)
+    if (!r) return undefined
+    return [this.scratch.slice(0, r[0]), r[1]]
+  }
+
+  /**
+   * Writes to a stream. Resolves once quiche has taken every byte (so a caller that awaits each
+   * write is held back by QUIC flow control); rejects with {@link StreamStoppedError} or
+   * {@link StreamClosedError}.
+   */
+  write(id: number, data: Uint8Array, fin = false): Promise<void> {
+    const queue = this.pending.get(id)
+    if (!queue) {
+      let written: number | undefined
+      try {
+        written = this.trySend(id, data, fin)
+      } catch (e) {
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)))
+      }
+      if (written === data.length) {
+        this.host.schedule(this)
+        return Promise.resolve()
+      }
+      data = data.subarray(written ?? 0)
+    }
+    return new Promise<void>((resolve, reject) => {
+      const entry = { data, fin, resolve, reject }
+      if (queue) queue.push(entry)
+      else this.pending.set(id, [entry])
+      this.host.schedule(this)
+    })
+  }
+
+  /** Sends RESET_STREAM with `code` and fails queued writes. */
+  resetStream(id: number, code: number): void {
+    this.failWrites(id, new StreamClosedError(`stream ${id} was reset locally`))
+    this.shutdown(id, Shutdown.Write, code)
+  }
+
+  /** Sends STOP_SENDING with `code`; further incoming data is discarded. */
+  stopSending(id: number, code: number): void {
+    this.shutdown(id, Shutdown.Read, code)
+  }
+
+  /** Queues a datagram. Returns `false` when it was dropped (too large, queue full, closed). */
+  sendDatagram(data: Uint8Array): boolean {
+    if (this.finished) return false
+    try {
+      if (this.native.isDgramSendQueueFull()) return false
+      this.native.dgramSend(data)
+    } catch {
+      return false
+    }
+    this.host.schedule(this)
+    return true
+  }
+
+  /** The largest datagram payload the peer accepts now, or 0 without datagram support. */
+  maxDatagramPayload(): number {
+    try {
+      return this.native.dgramMaxWritableLen() ?? 0
+    } catch {
+      return 0
+    }
+  }
+
+  /** Closes with an application error code (HTTP/3). Idempotent. */
+  close(code: number, reason = ''): void {
+    if (this.finished) return
+    try {
+      this.native.close(true, code, new TextEncoder().encode(reason))
+    } catch {
+      // Already closing.
+    }
+    this.host.schedule(this)
+  }
+
+  /** Closes with a QUIC transport error (a protocol violation below HTTP/3). */
+  closeTransport(code: number, reason = ''): void {
+    if (this.finished) return
+    try {
+      this.native.close(false, code, new TextEncoder().encode(reason))
+    } catch {
+      // Already closing.
+    }
+    this.host.schedule(this)
+  }
+
+  /** Called by the endpoint's timer when quiche's timeout elapses. */
+  onTimeout(): void {
+    this.native.onTimeout()
+    this.process()
+  }
+
+  /**
+   * One `streamSend`. Returns the bytes taken, or `undefined` when quiche took nothing — not
+   * even a FIN, which matters for an empty final write.
+   */
+  private trySend(id: number, data: Uint8Array, fin: boolean): number | undefined {
+    try {
+      const n = this.native.streamSend(id, data, fin) ?? undefined
+      if (fin && data.length === 0 && n !== undefined) this.native.streamPriority(id, 127, true)
+      return n
+    } catch (e) {
+      const err = classifyNativeError(e)
+      if (err.kind === 'done') return undefined
+      if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
+      throw new StreamClosedError(`stream ${id}: ${JSON.stringify(err)}`)
+    }
+  }
+
+  private retryWrites(): void {
+    for (const [id, queue] of this.pending) {
+      while (queue.length > 0) {
+        const head = queue[0]!
+        let written: number | undefined
+        try {
+          written = this.trySend(id, head.data, head.fin)
+        } catch (e) {
+          this.failWrites(id, e as Error)
+          break
+        }
+        if (written === undefined) break
+        if (written < head.data.length) {
+          head.data = head.data.subarray(written)
+          break
+        }
+        queue.shift()
+        head.resolve()
+      }
+      if (queue.length === 0) this.pending.delete(id)
+    }
+  }
+
+  private failWrites(id: number, error: Error): void {
+    const queue = this.pending.get(id)
+    if (!queue) return
+    this.pending.delete(id)
+    for (const w of queue) w.reject(error)
+  }
+
+  private shutdown(id: number, direction: number, code: number): void {
+    try {
+      this.native.streamShutdown(id, direction, code)
+    } catch {
+      // The stream is already finished in that direction; nothing to tell the peer.
+    }
+    this.host.schedule(this)
+  }
+
+  private flush(): void {
+    const native = this.native
+    this.moreToSend = false
+    for (let sent = 0; ; sent++) {
+      if (sent === burstPackets) {
+        this.moreToSend = true
+        this.host.schedule(this)
+        return
+      }
+      if (this.sendOffset + packetBytes > this.sendChunk.length) {
+        // Packets handed to the socket must stay untouched until sent: start a fresh chunk.
+        this.sendChunk = new Uint8Array(chunkBytes)
+        this.sendOffset = 0
+      }
+      let r
+      try {
+        r = native.send(this.sendChunk.subarray(this.sendOffset, this.sendOffset + packetBytes))
+      } catch (e) {
+        // `Done` is the normal end; anything else will surface as the connection closing.
+        return
+      }
+      if (!r) return
+      const [n, info] = r
+      this.host.sendPacket(this.sendChunk.subarray(this.sendOffset, this.sendOffset + n), info.to)
+      this.sendOffset += n
+    }
+  }
+
+  private armTimer(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.moreToSend) return
+    const ms = this.native.timeout()
+    if (ms === null) return
+    this.timer = setTimeout(() => this.onTimeout(), ms)
+  }
+
+  private finish(): void {
+    if (this.finished) return
+    this.finished = true
+    if (this.timer) clearTimeout(this.timer)
+    for (const id of [...this.pending.keys()]) {
+      this.failWrites(id, new StreamClosedError('connection closed'))
+    }
+    const native = this.native
+    const peer = native.peerError()
+    const local = native.localError()
+    const err = peer ?? local
+    const info: QuicCloseInfo = {
+      app: err?.isApp ?? false,
+      code: err?.errorCode ?? 0,
+      reason: err ? new TextDecoder().decode(err.reason) : '',
+      by: native.isTimedOut() && !err ? 'idle' : peer ? 'peer' : 'local',
+    }
+    this.host.forget(this)
+    this.handler?.closed(info)
+  }
+}

@@ -1,0 +1,251 @@
+import { H3, Http3Error } from './errors.js'
+import {
+  Http3Connection,
+  defaultLimits,
+  type HeaderList,
+  type Http3Limits,
+  type Http3Role,
+} from './h3/connection.js'
+import { parseStringList, serializeString } from './h3/structured.js'
+import type { HostPort } from './quic/native.js'
+import { QuicEndpoint } from './quic/endpoint.js'
+import { serverConfig, type QuicOptions } from './quic/config.js'
+import { WebTransportSession } from './wt/session.js'
+
+/** A certificate and its private key, PEM encoded (see `createCertificate`). */
+export interface CertificatePair {
+  certPem: string
+  keyPem: string
+}
+
+/** Options of {@link WebTransportServer.listen}. */
+export interface WebTransportServerOptions extends QuicOptions {
+  /** Address to bind. Default `127.0.0.1`; `::` or `0.0.0.0` for every interface. */
+  host?: string
+  /** UDP port. Default 0 (any free port; read it back from `server.port`). */
+  port?: number
+  certificate: CertificatePair
+  /** HTTP/3 and WebTransport limits; defaults in `defaultLimits`. */
+  limits?: Partial<Http3Limits>
+  /** QUIC connections at once. Default 1024. */
+  maxConnections?: number
+}
+
+/** What the server knows of a session request before deciding on it. */
+export interface SessionRequest {
+  /** The full request URL (`https://authority/path?query`). */
+  url: URL
+  /** The `origin` header, when the client sent one (browsers always do). */
+  origin: string | undefined
+  /** Subprotocols the client offered, in its order of preference (`wt-available-protocols`). */
+  protocols: string[]
+  /** Every request header field, lowercase names, in wire order. */
+  headers: HeaderList
+  /** The client's UDP address. */
+  remote: HostPort
+}
+
+/** The application's answer to a {@link SessionRequest}. */
+export type SessionDecision =
+  | { accept: true; protocol?: string; headers?: [string, string][] }
+  | { accept: false; status: number }
+
+/** A path the server serves WebTransport sessions on. */
+export interface Route {
+  /** Allowed `origin` values; any origin when absent. Others get 403. */
+  origins?: string[]
+  /** Decides on a request; accepts with no subprotocol when absent. */
+  accept?(request: SessionRequest): SessionDecision | Promise<SessionDecision>
+  /** Receives each accepted session. */
+  session(session: WebTransportSession, request: SessionRequest): void
+}
+
+/** HTTP status codes ferry sends (RFC 9110). */
+const Status = {
+  badRequest: 400,
+  forbidden: 403,
+  notFound: 404,
+  tooManyRequests: 429,
+  internalError: 500,
+  notImplemented: 501,
+} as const
+
+/**
+ * A WebTransport-over-HTTP/3 server. Browsers (Chromium, Firefox) and the Node
+ * {@link WebTransport} client open sessions with an extended CONNECT; the server routes them
+ * by path and negotiates the subprotocol.
+ *
+ * ```ts
+ * const server = await WebTransportServer.listen({ port: 4433, certificate })
+ * server.route('/echo', { session: (s) => echo(s) })
+ * ```
+ */
+export class WebTransportServer {
+  private readonly routes = new Map<string, Route>()
+  private readonly connections = new Set<Http3Connection>()
+  private certificate: CertificatePair
+  private closing = false
+  private readonly limits: Http3Limits
+
+  private constructor(
+    private readonly endpoint: QuicEndpoint,
+    private readonly options: WebTransportServerOptions,
+  ) {
+    this.certificate = options.certificate
+    this.limits = { ...defaultLimits, ...options.limits }
+  }
+
+  /**
+   * Binds the UDP socket and starts accepting.
+   * @throws when the address cannot be bound or the certificate does not load.
+   */
+  static async listen(options: WebTransportServerOptions): Promise<WebTransportServer> {
+    // Build one config now so a bad certificate fails here, not on the first client.
+    serverConfig(options.certificate, options)
+    let server: WebTransportServer | undefined
+    const endpoint = await QuicEndpoint.bind({
+      host: options.host ?? '127.0.0.1',
+      port: options.port ?? 0,
+      maxConnections: options.maxConnections,
+      acceptConfig: () => serverConfig(server!.certificate, options),
+      onConnection: (quic) => server!.adopt(new Http3Connection(quic, true, server!.limits, server!.role)),
+    })
+    server = new WebTransportServer(endpoint, options)
+    return server
+  }
+
+  /** The bound UDP port. */
+  get port(): number {
+    return this.endpoint.address.port
+  }
+
+  /** The bound address. */
+  get address(): HostPort {
+    return this.endpoint.address
+  }
+
+  /** Live QUIC connections. */
+  get connectionCount(): number {
+    return this.connections.size
+  }
+
+  /** Serves WebTransport sessions on `path` (exact match, query ignored). */
+  route(path: string, route: Route): this {
+    if (!path.startsWith('/')) throw new TypeError(`route path must start with "/": ${path}`)
+    this.routes.set(path, route)
+    return this
+  }
+
+  /**
+   * Replaces the certificate for new connections; live ones keep theirs. Use it to rotate a
+   * short-lived certificate before it expires.
+   * @throws when the certificate does not load.
+   */
+  setCertificate(certificate: CertificatePair): void {
+    serverConfig(certificate, this.options)
+    this.certificate = certificate
+  }
+
+  /**
+   * Shuts down gracefully: GOAWAY on every connection, sessions closed with code 0, connections
+   * closed with H3_NO_ERROR, then the socket. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    const all = [...this.connections]
+    for (const h3 of all) h3.goaway()
+    for (const h3 of all) {
+      for (const s of [...h3.sessions.values()]) {
+        if (s instanceof WebTransportSession) s.close({ closeCode: 0, reason: 'server shutting down' })
+      }
+    }
+    // One event-loop turn lets the passes put the capsules on the wire before CONNECTION_CLOSE.
+    await new Promise((resolve) => setImmediate(resolve))
+    for (const h3 of all) h3.close(H3.NO_ERROR, 'server shutting down')
+    await this.endpoint.close()
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  private adopt(h3: Http3Connection): void {
+    this.connections.add(h3)
+  }
+
+  private readonly role: Http3Role = {
+    request: (h3, streamId, headers) => {
+      this.handleRequest(h3, streamId, headers).catch((e: unknown) => {
+        if (e instanceof Http3Error) h3.rejectSession(streamId)
+        void h3.respond(streamId, [[':status', String(Status.internalError)]], true).catch(() => {})
+        queueMicrotask(() => {
+          throw e
+        })
+      })
+    },
+    closed: (h3) => {
+      this.connections.delete(h3)
+    },
+  }
+
+  private async handleRequest(h3: Http3Connection, streamId: number, headers: HeaderList): Promise<void> {
+    const refuse = (status: number): Promise<void> => {
+      h3.rejectSession(streamId)
+      return h3.respond(streamId, [[':status', String(status)]], true).catch(() => {})
+    }
+    const pseudo = new Map<string, string>()
+    for (const [name, value] of headers) if (name.startsWith(':')) pseudo.set(name, value)
+    const method = pseudo.get(':method')
+    const protocol = pseudo.get(':protocol')
+    if (method !== 'CONNECT') return refuse(Status.notFound)
+    if (protocol !== 'webtransport') return refuse(Status.notImplemented)
+    const scheme = pseudo.get(':scheme')
+    const authority = pseudo.get(':authority')
+    const path = pseudo.get(':path')
+    if (!scheme || !authority || !path?.startsWith('/')) {
+      // RFC 9220 §3 / RFC 9114 §4.1.2: a malformed extended CONNECT is a stream error.
+      h3.rejectSession(streamId)
+      h3.quic.resetStream(streamId, H3.MESSAGE_ERROR)
+      return
+    }
+    let url: URL
+    try {
+      url = new URL(`https://${authority}${path}`)
+    } catch {
+      return refuse(Status.badRequest)
+    }
+    const route = this.routes.get(url.pathname)
+    if (!route || this.closing) return refuse(Status.notFound)
+    const field = (name: string): string | undefined => headers.find(([n]) => n === name)?.[1]
+    const origin = field('origin')
+    if (route.origins && (!origin || !route.origins.includes(origin))) return refuse(Status.forbidden)
+    if (h3.sessions.size >= this.limits.maxSessionsPerConnection) return refuse(Status.tooManyRequests)
+    let protocols: string[] = []
+    const offered = headers.filter(([n]) => n === 'wt-available-protocols').map(([, v]) => v)
+    try {
+      for (const value of offered) protocols.push(...parseStringList(value))
+    } catch {
+      return refuse(Status.badRequest)
+    }
+    protocols = [...new Set(protocols)]
+    const request: SessionRequest = { url, origin, protocols, headers, remote: h3.quic.remote }
+    const decision: SessionDecision = route.accept ? await route.accept(request) : { accept: true }
+    if (h3.isClosed) return
+    if (!decision.accept) return refuse(decision.status)
+    if (decision.protocol !== undefined && !protocols.includes(decision.protocol)) {
+      throw new TypeError(`route chose protocol "${decision.protocol}" that the client did not offer`)
+    }
+    const response: [string, string][] = [
+      [':status', '200'],
+      ['sec-webtransport-http3-draft', 'draft02'],
+    ]
+    if (decision.protocol !== undefined) response.push(['wt-protocol', serializeString(decision.protocol)])
+    if (decision.headers) response.push(...decision.headers)
+    const session = new WebTransportSession()
+    await h3.respond(streamId, response, false)
+    session.establish(h3, streamId, decision.protocol ?? '')
+    h3.attachSession(streamId, session)
+    route.session(session, request)
+  }
+}

@@ -1,0 +1,31 @@
+/** Options of a {@link WebTransportError}, as in the W3C `WebTransportErrorOptions`. */
+export interface WebTransportErrorOptions {
+  source?: 'stream' | 'session'
+  streamErrorCode?: number | null
+}
+
+/**
+ * The W3C `WebTransportError`: a `DOMException` named `WebTransportError` carrying where the
+ * error came from and, for a stream reset or stop, the application's 32-bit error code.
+ */
+export class WebTransportError extends DOMException {
+  readonly source: 'stream' | 'session'
+  readonly streamErrorCode: number | null
+
+  constructor(message = '', options: WebTransportErrorOptions = {}) {
+    super(message, 'WebTransportError')
+    this.source = options.source ?? 'stream'
+    this.streamErrorCode = options.streamErrorCode ?? null
+  }
+}
+
+/** The application error code carried by an abort/cancel reason, or 0 (W3C: "code 0"). */
+export function streamErrorCodeOf(reason: unknown): number {
+  if (reason !== null && typeof reason === 'object' && 'streamErrorCode' in reason) {
+    const code = (reason as { streamErrorCode: unknown }).streamErrorCode
+    if (typeof code === 'number' && Number.isInteger(code) && code >= 0 && code <= 0xffffffff) {
+      return code
+    }
+  }
+  return 0
+}

@@ -1,0 +1,295 @@
+import { H3 } from '../errors.js'
+import type { SessionEvents, SessionHost } from '../h3/connection.js'
+import { concat } from '../h3/connection.js'
+import type { QuicCloseInfo } from '../quic/connection.js'
+import { CapsuleType, decodeCloseSession, encodeCloseSession } from './capsules.js'
+import { WebTransportError } from './error.js'
+import { IncomingStream, OutgoingStream, type WebTransportBidirectionalStream } from './streams.js'
+
+/** The W3C `WebTransportCloseInfo`. */
+export interface WebTransportCloseInfo {
+  closeCode: number
+  reason: string
+}
+
+/** The W3C `WebTransportDatagramDuplexStream` (the parts ferry uses). */
+export interface WebTransportDatagramDuplexStream {
+  readonly readable: ReadableStream<Uint8Array>
+  readonly writable: WritableStream<Uint8Array>
+  readonly maxDatagramSize: number
+}
+
+/** Datagrams held for a reader that is not reading; older ones are dropped beyond this. */
+const incomingDatagramQueue = 256
+
+/**
+ * One WebTransport session with the W3C `WebTransport` shape: the same object serves a Node
+ * client and the server's view of a browser session.
+ */
+export class WebTransportSession implements SessionEvents {
+  /** Resolves when the session is established; rejects if it never is. */
+  readonly ready: Promise<void>
+  /** Resolves with the close code and reason, whichever side closed; rejects on abrupt loss. */
+  readonly closed: Promise<WebTransportCloseInfo>
+  /** Resolves when the peer asks to wind the session down (DRAIN capsule) or it closes. */
+  readonly draining: Promise<void>
+  /** The negotiated subprotocol (`wt-protocol`), or `''`. */
+  protocol = ''
+  readonly incomingBidirectionalStreams: ReadableStream<WebTransportBidirectionalStream>
+  readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>
+  readonly datagrams: WebTransportDatagramDuplexStream
+
+  /** @internal */ host: SessionHost | undefined
+  /** @internal */ id = -1
+  private readonly readers = new Map<number, IncomingStream>()
+  private readonly writers = new Map<number, OutgoingStream>()
+  private bidiController!: ReadableStreamDefaultController<WebTransportBidirectionalStream>
+  private uniController!: ReadableStreamDefaultController<ReadableStream<Uint8Array>>
+  private datagramController!: ReadableStreamDefaultController<Uint8Array>
+  private resolveReady!: () => void
+  private rejectReady!: (e: Error) => void
+  private resolveClosed!: (info: WebTransportCloseInfo) => void
+  private rejectClosed!: (e: Error) => void
+  private resolveDraining!: () => void
+  private peerClose: WebTransportCloseInfo | undefined
+  /** `connecting` → `connected` → `closed` (or `failed`). */
+  state: 'connecting' | 'connected' | 'closed' | 'failed' = 'connecting'
+
+  constructor() {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve
+      this.rejectReady = reject
+    })
+    this.closed = new Promise((resolve, reject) => {
+      this.resolveClosed = resolve
+      this.rejectClosed = reject
+    })
+    this.draining = new Promise((resolve) => (this.resolveDraining = resolve))
+    // Nobody has to observe these: a session that fails is reported through both.
+    this.ready.catch(() => {})
+    this.closed.catch(() => {})
+    this.incomingBidirectionalStreams = new ReadableStream({
+      start: (c) => void (this.bidiController = c),
+    })
+    this.incomingUnidirectionalStreams = new ReadableStream({
+      start: (c) => void (this.uniController = c),
+    })
+    const datagramReadable = new ReadableStream<Uint8Array>(
+      { start: (c) => void (this.datagramController = c) },
+      { highWaterMark: incomingDatagramQueue },
+    )
+    const datagramWritable = new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await this.ready
+        this.sendDatagram(chunk)
+      },
+    })
+    const session = this
+    this.datagrams = {
+      readable: datagramReadable,
+      writable: datagramWritable,
+      get maxDatagramSize() {
+        return session.maxDatagramSize()
+      },
+    }
+  }
+
+  /** Opens a bidirectional stream. */
+  async createBidirectionalStream(): Promise<WebTransportBidirectionalStream> {
+    const host = await this.usable()
+    const id = await host.openStream(this.id, true)
+    this.checkOpen()
+    return this.makeBidi(host, id, undefined, false)
+  }
+
+  /** Opens a unidirectional stream. */
+  async createUnidirectionalStream(): Promise<WritableStream<Uint8Array>> {
+    const host = await this.usable()
+    const id = await host.openStream(this.id, false)
+    this.checkOpen()
+    return this.makeWriter(host, id).writable
+  }
+
+  /** Closes the session with a CLOSE_WEBTRANSPORT_SESSION capsule. Idempotent. */
+  close(info: Partial<WebTransportCloseInfo> = {}): void {
+    const closeInfo = { closeCode: info.closeCode ?? 0, reason: info.reason ?? '' }
+    if (this.state === 'closed' || this.state === 'failed') return
+    if (this.state === 'connecting') {
+      this.fail(new WebTransportError('session closed before it was ready', { source: 'session' }))
+      this.abortConnecting()
+      return
+    }
+    const host = this.host!
+    void host
+      .sendCapsule(this.id, encodeCloseSession(closeInfo.closeCode, closeInfo.reason), true)
+      .catch(() => {})
+    this.terminate(closeInfo)
+  }
+
+  // ---- SessionEvents (called by the HTTP/3 connection) ----
+
+  get streamCount(): number {
+    return this.readers.size + this.writers.size
+  }
+
+  acceptStream(id: number, bidi: boolean, leftover: Uint8Array | undefined, fin: boolean): void {
+    const host = this.host!
+    if (bidi) this.bidiController.enqueue(this.makeBidi(host, id, leftover, fin))
+    else this.uniController.enqueue(this.makeReader(host, id, leftover, fin).readable)
+  }
+
+  streamReadable(id: number): void {
+    const reader = this.readers.get(id)
+    if (reader) reader.onReadable()
+    else this.host?.quic.readCopy(id) // a cancelled stream: discard what still arrives
+  }
+
+  datagram(payload: Uint8Array): void {
+    if (this.state !== 'connected') return
+    // W3C: when the application is not reading, the oldest datagrams are dropped.
+    if ((this.datagramController.desiredSize ?? 0) <= 0) return
+    this.datagramController.enqueue(payload)
+  }
+
+  capsule(type: number, value: Uint8Array): void {
+    if (type === CapsuleType.CLOSE_WEBTRANSPORT_SESSION) {
+      const { code, reason } = decodeCloseSession(value)
+      this.peerClose = { closeCode: code, reason }
+    } else if (type === CapsuleType.DRAIN_WEBTRANSPORT_SESSION) {
+      this.resolveDraining()
+    }
+  }
+
+  connectStreamEnded(reset: number | undefined): void {
+    if (this.state === 'closed' || this.state === 'failed') return
+    if (reset !== undefined && !this.peerClose) {
+      this.fail(new WebTransportError('session reset by peer', { source: 'session' }))
+      return
+    }
+    const info = this.peerClose ?? { closeCode: 0, reason: '' }
+    // Answer the peer's FIN with ours; the capsule already said why.
+    void this.host?.sendCapsule(this.id, new Uint8Array(0), true).catch(() => {})
+    this.terminate(info)
+  }
+
+  connectionClosed(info: QuicCloseInfo): void {
+    if (this.state === 'closed' || this.state === 'failed') return
+    if (this.peerClose) return this.terminate(this.peerClose)
+    if (this.state === 'connecting') {
+      this.fail(
+        new WebTransportError(`connection closed: ${info.reason || info.code}`, { source: 'session' }),
+      )
+      return
+    }
+    if (info.app && info.code === H3.NO_ERROR) {
+      this.terminate({ closeCode: 0, reason: info.reason })
+      return
+    }
+    this.fail(new WebTransportError(`connection lost (${info.by}, code ${info.code})`, { source: 'session' }))
+  }
+
+  // ---- used by server and client ----
+
+  /** @internal Marks the session established on `host` as stream `id`. */
+  establish(host: SessionHost, id: number, protocol: string): void {
+    this.host = host
+    this.id = id
+    this.protocol = protocol
+    this.state = 'connected'
+    this.resolveReady()
+  }
+
+  /** @internal Fails a session that never became ready, or lost its connection. */
+  fail(error: Error): void {
+    if (this.state === 'closed' || this.state === 'failed') return
+    const wasConnecting = this.state === 'connecting'
+    this.state = 'failed'
+    this.endStreams(error)
+    if (wasConnecting) this.rejectReady(error)
+    this.rejectClosed(error)
+    this.resolveDraining()
+    if (this.host && this.id >= 0) this.host.sessionEnded(this.id)
+  }
+
+  /** Overridden by the client to tear down a connection still being set up. */
+  protected abortConnecting(): void {}
+
+  private terminate(info: WebTransportCloseInfo): void {
+    this.state = 'closed'
+    this.endStreams(new WebTransportError('session closed', { source: 'session' }), true)
+    this.resolveClosed(info)
+    this.resolveDraining()
+    this.host?.sessionEnded(this.id)
+  }
+
+  /**
+   * W3C "cleanup": open streams are errored either way; the incoming-stream and datagram
+   * readables are closed after a clean close and errored after an abrupt one.
+   */
+  private endStreams(error: Error, clean = false): void {
+    for (const r of [...this.readers.values()]) r.abort(error, H3.WT_SESSION_GONE)
+    for (const w of [...this.writers.values()]) w.abort(error, H3.WT_SESSION_GONE)
+    for (const c of [this.bidiController, this.uniController, this.datagramController]) {
+      try {
+        if (clean) c.close()
+        else c.error(error)
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  private async usable(): Promise<SessionHost> {
+    await this.ready
+    this.checkOpen()
+    return this.host!
+  }
+
+  private checkOpen(): void {
+    if (this.state !== 'connected') {
+      throw new WebTransportError('session is closed', { source: 'session' })
+    }
+  }
+
+  private makeBidi(
+    host: SessionHost,
+    id: number,
+    leftover: Uint8Array | undefined,
+    fin: boolean,
+  ): WebTransportBidirectionalStream {
+    return {
+      readable: this.makeReader(host, id, leftover, fin).readable,
+      writable: this.makeWriter(host, id).writable,
+    }
+  }
+
+  private makeReader(
+    host: SessionHost,
+    id: number,
+    leftover: Uint8Array | undefined,
+    fin: boolean,
+  ): IncomingStream {
+    const reader = new IncomingStream(host.quic, id, leftover, fin, () => this.readers.delete(id))
+    if (!fin) this.readers.set(id, reader)
+    return reader
+  }
+
+  private makeWriter(host: SessionHost, id: number): OutgoingStream {
+    const writer = new OutgoingStream(host.quic, id, () => this.writers.delete(id))
+    this.writers.set(id, writer)
+    return writer
+  }
+
+  private maxDatagramSize(): number {
+    if (!this.host) return 0
+    const max = this.host.quic.maxDatagramPayload()
+    return Math.max(0, max - this.host.datagramPrefix(this.id).length)
+  }
+
+  private sendDatagram(chunk: Uint8Array): void {
+    if (this.state !== 'connected' || !this.host) return
+    // W3C: a datagram larger than maxDatagramSize is dropped, not an error.
+    if (chunk.length > this.maxDatagramSize()) return
+    this.host.quic.sendDatagram(concat(this.host.datagramPrefix(this.id), chunk))
+  }
+}

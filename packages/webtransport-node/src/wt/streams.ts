@@ -1,0 +1,201 @@
+import {
+  StreamClosedError,
+  StreamResetError,
+  StreamStoppedError,
+  type QuicConnection,
+} from '../quic/connection.js'
+import { http3ToWebtransport, webtransportToHttp3 } from './codes.js'
+import { WebTransportError, streamErrorCodeOf } from './error.js'
+import { H3 } from '../errors.js'
+
+/** How many bytes a stream's readable buffers before it stops reading from QUIC. */
+const readHighWaterMark = 256 * 1024
+const readChunkBytes = 64 * 1024
+
+/** The W3C `WebTransportBidirectionalStream` shape. */
+export interface WebTransportBidirectionalStream {
+  readonly readable: ReadableStream<Uint8Array>
+  readonly writable: WritableStream<Uint8Array>
+}
+
+function toStreamError(code: number, what: string): WebTransportError {
+  return new WebTransportError(`stream ${what} by peer`, {
+    source: 'stream',
+    streamErrorCode: http3ToWebtransport(code),
+  })
+}
+
+/**
+ * The receive half of a WebTransport stream as a byte `ReadableStream`. It reads from quiche only
+ * while the stream wants data, so a slow consumer leaves bytes in quiche and QUIC flow control
+ * holds the sender back.
+ */
+export class IncomingStream {
+  readonly readable: ReadableStream<Uint8Array>
+  private controller!: ReadableByteStreamController
+  private wake: (() => void) | undefined
+  private done = false
+
+  constructor(
+    private readonly conn: QuicConnection,
+    readonly id: number,
+    leftover: Uint8Array | undefined,
+    fin: boolean,
+    private readonly onDone: () => void,
+  ) {
+    this.readable = new ReadableStream(
+      {
+        type: 'bytes',
+        start: (controller) => {
+          this.controller = controller
+          if (leftover && leftover.length > 0) controller.enqueue(leftover as Uint8Array<ArrayBuffer>)
+          if (fin) {
+            // The whole stream arrived with its prefix.
+            this.done = true
+            controller.close()
+          }
+        },
+        pull: () => {
+          this.drain()
+          if (this.done || (this.controller.desiredSize ?? 0) <= 0) return
+          return new Promise<void>((resolve) => (this.wake = resolve))
+        },
+        cancel: (reason) => {
+          this.finish()
+          conn.stopSending(id, webtransportToHttp3(streamErrorCodeOf(reason)))
+        },
+      },
+      { highWaterMark: readHighWaterMark },
+    )
+  }
+
+  /** QUIC says the stream has something to read. */
+  onReadable(): void {
+    if (this.wake) this.drain()
+  }
+
+  /** The session ended: error the readable and stop the peer's sending. */
+  abort(error: Error, code: number = H3.NO_ERROR): void {
+    if (this.done) return
+    this.finish()
+    this.controller.error(error)
+    this.conn.stopSending(this.id, code)
+  }
+
+  private drain(): void {
+    if (this.done) return
+    let progressed = false
+    while ((this.controller.desiredSize ?? 0) > 0) {
+      let r
+      try {
+        r = this.conn.readCopy(this.id, readChunkBytes)
+      } catch (e) {
+        this.finish()
+        this.controller.error(
+          e instanceof StreamResetError
+            ? toStreamError(e.code, 'reset')
+            : new WebTransportError('stream closed', { source: 'session' }),
+        )
+        this.resolveWake()
+        return
+      }
+      if (!r) break
+      const [bytes, fin] = r
+      progressed = true
+      if (bytes.length > 0) this.controller.enqueue(bytes)
+      if (fin) {
+        this.finish()
+        this.controller.close()
+        break
+      }
+    }
+    if (progressed) {
+      // Reading freed flow-control credit: let quiche send MAX_STREAM_DATA in the next pass.
+      this.conn.wantPass()
+      this.resolveWake()
+    }
+  }
+
+  private resolveWake(): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+
+  private finish(): void {
+    if (this.done) return
+    this.done = true
+    this.onDone()
+  }
+}
+
+/**
+ * The send half of a WebTransport stream as a `WritableStream`. A write resolves when quiche has
+ * taken every byte, so `writer.ready` follows QUIC flow control.
+ */
+export class OutgoingStream {
+  readonly writable: WritableStream<Uint8Array>
+  private controller!: WritableStreamDefaultController
+  private done = false
+
+  constructor(
+    private readonly conn: QuicConnection,
+    readonly id: number,
+    private readonly onDone: () => void,
+  ) {
+    this.writable = new WritableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller
+        },
+        write: async (chunk) => {
+          if (!(chunk instanceof Uint8Array)) {
+            throw new TypeError('WebTransport streams take Uint8Array chunks')
+          }
+          try {
+            await conn.write(id, chunk)
+          } catch (e) {
+            throw this.mapWriteError(e)
+          }
+        },
+        close: async () => {
+          try {
+            await conn.write(id, new Uint8Array(0), true)
+          } catch (e) {
+            throw this.mapWriteError(e)
+          } finally {
+            this.finish()
+          }
+        },
+        abort: (reason) => {
+          this.finish()
+          conn.resetStream(id, webtransportToHttp3(streamErrorCodeOf(reason)))
+        },
+      },
+      { highWaterMark: 1 },
+    )
+  }
+
+  /** The session ended: error the writable and reset the stream. */
+  abort(error: Error, code: number = H3.NO_ERROR): void {
+    if (this.done) return
+    this.finish()
+    this.controller.error(error)
+    this.conn.resetStream(this.id, code)
+  }
+
+  private mapWriteError(e: unknown): Error {
+    this.finish()
+    if (e instanceof StreamStoppedError) return toStreamError(e.code, 'stopped')
+    if (e instanceof StreamClosedError) {
+      return new WebTransportError('session closed', { source: 'session' })
+    }
+    return e instanceof Error ? e : new Error(String(e))
+  }
+
+  private finish(): void {
+    if (this.done) return
+    this.done = true
+    this.onDone()
+  }
+}

@@ -1,0 +1,271 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import type { WebTransportServer, WebTransportSession } from '../src/index.js'
+import { WebTransportError } from '../src/index.js'
+import { dial, echoBidi, hashAll, readAll, startServer, text, writePattern } from './helpers.js'
+
+const servers: WebTransportServer[] = []
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()))
+})
+
+async function serve(routes: Parameters<typeof startServer>[0]): Promise<WebTransportServer> {
+  const server = await startServer(routes)
+  servers.push(server)
+  return server
+}
+
+/** A promise and its resolver, for handing a server-side session to the test. */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void
+  const promise = new Promise<T>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
+describe('Node client ↔ Node server over UDP', () => {
+  it('negotiates the subprotocol the server picks, not the client first', async () => {
+    const offered = deferred<string[]>()
+    const server = await serve({
+      '/p': {
+        accept: (req) => {
+          offered.resolve(req.protocols)
+          return { accept: true, protocol: 'chat/1' }
+        },
+        session: () => {},
+      },
+    })
+    const wt = await dial(server, '/p', { protocols: ['chat/2', 'chat/1'] })
+    await wt.ready
+    expect(await offered.promise).toEqual(['chat/2', 'chat/1'])
+    expect(wt.protocol).toBe('chat/1')
+    wt.close()
+  })
+
+  it('echoes a bidirectional stream', async () => {
+    const server = await serve({ '/echo': { session: (s) => void echoBidi(s) } })
+    const wt = await dial(server, '/echo')
+    await wt.ready
+    const { readable, writable } = await wt.createBidirectionalStream()
+    const writer = writable.getWriter()
+    await writer.write(text.encode('hello, '))
+    await writer.write(text.encode('ferry'))
+    await writer.close()
+    expect(text.decode(await readAll(readable))).toBe('hello, ferry')
+    wt.close()
+  })
+
+  it('carries unidirectional streams both ways', async () => {
+    const server = await serve({
+      '/uni': {
+        session: (s) =>
+          void (async () => {
+            for await (const incoming of s.incomingUnidirectionalStreams) {
+              const got = text.decode(await readAll(incoming))
+              const out = (await s.createUnidirectionalStream()).getWriter()
+              await out.write(text.encode(got.toUpperCase()))
+              await out.close()
+            }
+          })(),
+      },
+    })
+    const wt = await dial(server, '/uni')
+    const out = (await wt.createUnidirectionalStream()).getWriter()
+    await out.write(text.encode('quiet words'))
+    await out.close()
+    const reader = wt.incomingUnidirectionalStreams.getReader()
+    const { value } = await reader.read()
+    expect(text.decode(await readAll(value!))).toBe('QUIET WORDS')
+    wt.close()
+  })
+
+  it('lets the server open a bidirectional stream', async () => {
+    const server = await serve({
+      '/push': {
+        session: (s) =>
+          void (async () => {
+            const { readable, writable } = await s.createBidirectionalStream()
+            const w = writable.getWriter()
+            await w.write(text.encode('ping'))
+            await w.close()
+            const answer = text.decode(await readAll(readable))
+            const confirm = (await s.createUnidirectionalStream()).getWriter()
+            await confirm.write(text.encode(`server heard ${answer}`))
+            await confirm.close()
+          })(),
+      },
+    })
+    const wt = await dial(server, '/push')
+    const { value: stream } = await wt.incomingBidirectionalStreams.getReader().read()
+    expect(text.decode(await readAll(stream!.readable))).toBe('ping')
+    const w = stream!.writable.getWriter()
+    await w.write(text.encode('pong'))
+    await w.close()
+    const { value: uni } = await wt.incomingUnidirectionalStreams.getReader().read()
+    expect(text.decode(await readAll(uni!))).toBe('server heard pong')
+    wt.close()
+  })
+
+  it('echoes datagrams', async () => {
+    const server = await serve({
+      '/dgram': {
+        session: (s) => void s.datagrams.readable.pipeTo(s.datagrams.writable).catch(() => {}),
+      },
+    })
+    const wt = await dial(server, '/dgram')
+    await wt.ready
+    expect(wt.datagrams.maxDatagramSize).toBeGreaterThan(1000)
+    const reader = wt.datagrams.readable.getReader()
+    const writer = wt.datagrams.writable.getWriter()
+    // Datagrams may be lost; on loopback they are not, but keep sending until one returns.
+    const sent = text.encode('datagram!')
+    let echoed: Uint8Array | undefined
+    const receiving = reader.read().then((r) => (echoed = r.value))
+    while (!echoed) {
+      await writer.write(sent)
+      await Promise.race([receiving, new Promise((r) => setImmediate(r))])
+    }
+    expect(text.decode(echoed)).toBe('datagram!')
+    wt.close()
+  })
+
+  it('delivers close code and reason from client to server', async () => {
+    const seen = deferred<WebTransportSession>()
+    const server = await serve({ '/c': { session: (s) => seen.resolve(s) } })
+    const wt = await dial(server, '/c')
+    await wt.ready
+    const session = await seen.promise
+    wt.close({ closeCode: 4242, reason: 'client says bye' })
+    expect(await session.closed).toEqual({ closeCode: 4242, reason: 'client says bye' })
+    expect(await wt.closed).toEqual({ closeCode: 4242, reason: 'client says bye' })
+  })
+
+  it('delivers close code and reason from server to client', async () => {
+    const server = await serve({
+      '/c': { session: (s) => s.close({ closeCode: 17, reason: 'server says bye' }) },
+    })
+    const wt = await dial(server, '/c')
+    expect(await wt.closed).toEqual({ closeCode: 17, reason: 'server says bye' })
+  })
+
+  it('maps abort() and cancel() to stream errors with their codes', async () => {
+    const aborted = deferred<unknown>()
+    const server = await serve({
+      '/reset': {
+        session: (s) =>
+          void (async () => {
+            for await (const stream of s.incomingBidirectionalStreams) {
+              // Read until the client's abort arrives as a reset.
+              readAll(stream.readable).then(aborted.resolve, aborted.resolve)
+              // Refuse what the client sends on the other direction... by stopping our reading
+              // of a second stream below.
+            }
+          })(),
+      },
+      '/stop': {
+        session: (s) =>
+          void (async () => {
+            for await (const stream of s.incomingBidirectionalStreams) {
+              await stream.readable.cancel(new WebTransportError('no thanks', { streamErrorCode: 9 }))
+            }
+          })(),
+      },
+    })
+    const wt = await dial(server, '/reset')
+    const { writable } = await wt.createBidirectionalStream()
+    const w = writable.getWriter()
+    await w.write(text.encode('partial'))
+    await w.abort(new WebTransportError('changed my mind', { streamErrorCode: 42 }))
+    const error = (await aborted.promise) as WebTransportError
+    expect(error).toBeInstanceOf(WebTransportError)
+    expect(error.streamErrorCode).toBe(42)
+    wt.close()
+
+    const wt2 = await dial(server, '/stop')
+    const s2 = await wt2.createBidirectionalStream()
+    const w2 = s2.writable.getWriter()
+    let failure: unknown
+    try {
+      // Keep writing until the server's STOP_SENDING turns into a write error.
+      for (let i = 0; i < 10_000; i++) await w2.write(new Uint8Array(1024))
+    } catch (e) {
+      failure = e
+    }
+    expect(failure).toBeInstanceOf(WebTransportError)
+    expect((failure as WebTransportError).streamErrorCode).toBe(9)
+    wt2.close()
+  })
+
+  it('runs 100 concurrent streams', async () => {
+    const server = await serve({ '/echo': { session: (s) => void echoBidi(s) } })
+    const wt = await dial(server, '/echo')
+    await wt.ready
+    const results = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const { readable, writable } = await wt.createBidirectionalStream()
+        const w = writable.getWriter()
+        await w.write(text.encode(`stream ${i} `.repeat(100)))
+        await w.close()
+        return text.decode(await readAll(readable))
+      }),
+    )
+    results.forEach((r, i) => expect(r).toBe(`stream ${i} `.repeat(100)))
+    wt.close()
+  })
+
+  it('moves 64 MiB each way with the bytes intact', async () => {
+    const total = 64 * 1024 * 1024
+    const upload = deferred<[number, string]>()
+    const server = await serve({
+      '/bulk': {
+        session: (s) =>
+          void (async () => {
+            const { value: up } = await s.incomingUnidirectionalStreams.getReader().read()
+            upload.resolve(await hashAll(up!))
+            const down = await s.createUnidirectionalStream()
+            await writePattern(down, total)
+          })(),
+      },
+    })
+    const wt = await dial(server, '/bulk')
+    const sentHash = await writePattern(await wt.createUnidirectionalStream(), total)
+    expect(await upload.promise).toEqual([total, sentHash])
+    const { value: down } = await wt.incomingUnidirectionalStreams.getReader().read()
+    const [n, hash] = await hashAll(down!)
+    expect(n).toBe(total)
+    // The server wrote the same pattern, so the hash must match the one we computed.
+    expect(hash).toBe(sentHash)
+    wt.close()
+  })
+
+  it('refuses sessions with the status the route chooses', async () => {
+    const server = await serve({
+      '/guarded': { origins: ['https://good.example'], session: () => {} },
+      '/deny': { accept: () => ({ accept: false, status: 429 }), session: () => {} },
+    })
+    const cases: [string, string | undefined, RegExp][] = [
+      ['/nowhere', undefined, /status 404/],
+      ['/guarded', 'https://evil.example', /status 403/],
+      ['/deny', undefined, /status 429/],
+    ]
+    for (const [path, origin, message] of cases) {
+      const wt = await dial(server, path, origin ? { origin } : {})
+      const error = await wt.ready.then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).toBeInstanceOf(WebTransportError)
+      expect((error as Error).message).toMatch(message)
+    }
+    const ok = await dial(server, '/guarded', { origin: 'https://good.example' })
+    await ok.ready
+    ok.close()
+  })
+
+  it('rejects a server whose certificate does not match the pinned hash', async () => {
+    const server = await serve({ '/x': { session: () => {} } })
+    const { WebTransport } = await import('../src/index.js')
+    const wt = new WebTransport(`https://127.0.0.1:${server.port}/x`, {
+      serverCertificateHashes: [{ algorithm: 'sha-256', value: new Uint8Array(32) }],
+    })
+    await expect(wt.ready).rejects.toBeInstanceOf(WebTransportError)
+  })
+})
