@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { H3 } from './errors.js'
-import { Http3Connection, defaultLimits, type HeaderList, type Http3Limits } from './h3/connection.js'
+import {
+  Http3Connection,
+  defaultLimits,
+  type HeaderList,
+  type Http3Limits,
+} from './h3/connection.js'
 import { Setting } from './h3/settings.js'
 import { parseStringList, serializeString } from './h3/structured.js'
 import { clientConfig, type QuicOptions } from './quic/config.js'
@@ -67,7 +72,8 @@ export class WebTransport extends WebTransportSession {
   constructor(url: string | URL, options: WebTransportOptions = {}) {
     super()
     const target = new URL(url)
-    if (target.protocol !== 'https:') throw new SyntaxError(`WebTransport needs an https URL: ${target.href}`)
+    if (target.protocol !== 'https:')
+      throw new SyntaxError(`WebTransport needs an https URL: ${target.href}`)
     if (target.hash) throw new SyntaxError('WebTransport URLs have no fragment')
     const protocols = options.protocols ?? []
     if (new Set(protocols).size !== protocols.length) throw new SyntaxError('duplicate protocols')
@@ -75,7 +81,8 @@ export class WebTransport extends WebTransportSession {
       if (!token.test(p)) throw new SyntaxError(`invalid protocol: ${JSON.stringify(p)}`)
     }
     const hashes = (options.serverCertificateHashes ?? []).map((h) => {
-      if (h.algorithm.toLowerCase() !== 'sha-256') throw new TypeError(`unsupported hash: ${h.algorithm}`)
+      if (h.algorithm.toLowerCase() !== 'sha-256')
+        throw new TypeError(`unsupported hash: ${h.algorithm}`)
       const bytes = hashBytes(h.value)
       if (bytes.length !== 32) throw new TypeError('a sha-256 hash is 32 bytes')
       return bytes
@@ -115,7 +122,11 @@ export class WebTransport extends WebTransportSession {
     const endpoint = await QuicEndpoint.bind({ host: family6 ? '::' : '0.0.0.0', port: 0 })
     this.endpoint = endpoint
     if (this.state !== 'connecting') return this.teardown()
-    const quic = endpoint.connect(hostname, { host: address, port }, clientConfig(hashes.length === 0, options))
+    const quic = endpoint.connect(
+      hostname,
+      { host: address, port },
+      clientConfig(hashes.length === 0, options),
+    )
     const limits = { ...defaultLimits, ...options.limits }
     let settled = false
     const response = new Promise<{ streamId: number; headers: HeaderList }>((resolve, reject) => {
@@ -125,7 +136,11 @@ export class WebTransport extends WebTransportSession {
         response: (_h3, streamId, headers) => resolve({ streamId, headers }),
         closed: (_h3, info) => {
           if (!settled) {
-            reject(new WebTransportError(`connection closed (code ${info.code} ${info.reason})`.trim(), { source: 'session' }))
+            reject(
+              new WebTransportError(`connection closed (code ${info.code} ${info.reason})`.trim(), {
+                source: 'session',
+              }),
+            )
           }
         },
         connectStreamFinished: () => {
@@ -149,7 +164,10 @@ export class WebTransport extends WebTransportSession {
       }
     }
     const settings = h3.peerSettings!
-    if (settings.get(Setting.ENABLE_WEBTRANSPORT_DRAFT02) !== 1 && !settings.get(Setting.WT_MAX_SESSIONS)) {
+    if (
+      settings.get(Setting.ENABLE_WEBTRANSPORT_DRAFT02) !== 1 &&
+      !settings.get(Setting.WT_MAX_SESSIONS)
+    ) {
       h3.close(H3.NO_ERROR)
       throw new WebTransportError('server does not support WebTransport', { source: 'session' })
     }
@@ -172,7 +190,9 @@ export class WebTransport extends WebTransportSession {
     const status = answer.find(([n]) => n === ':status')?.[1]
     if (!status || !/^2\d\d$/.test(status)) {
       h3.close(H3.NO_ERROR)
-      throw new WebTransportError(`server refused the session with status ${status}`, { source: 'session' })
+      throw new WebTransportError(`server refused the session with status ${status}`, {
+        source: 'session',
+      })
     }
     let chosen = ''
     const field = answer.find(([n]) => n === 'wt-protocol')?.[1]

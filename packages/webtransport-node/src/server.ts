@@ -102,13 +102,16 @@ export class WebTransportServer {
   static async listen(options: WebTransportServerOptions): Promise<WebTransportServer> {
     // Build one config now so a bad certificate fails here, not on the first client.
     serverConfig(options.certificate, options)
+    // The endpoint's callbacks run only after `server` is assigned below.
+    // eslint-disable-next-line prefer-const
     let server: WebTransportServer | undefined
     const endpoint = await QuicEndpoint.bind({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
       maxConnections: options.maxConnections,
       acceptConfig: () => serverConfig(server!.certificate, options),
-      onConnection: (quic) => server!.adopt(new Http3Connection(quic, true, server!.limits, server!.role)),
+      onConnection: (quic) =>
+        server!.adopt(new Http3Connection(quic, true, server!.limits, server!.role)),
     })
     server = new WebTransportServer(endpoint, options)
     return server
@@ -157,7 +160,8 @@ export class WebTransportServer {
     for (const h3 of all) h3.goaway()
     for (const h3 of all) {
       for (const s of [...h3.sessions.values()]) {
-        if (s instanceof WebTransportSession) s.close({ closeCode: 0, reason: 'server shutting down' })
+        if (s instanceof WebTransportSession)
+          s.close({ closeCode: 0, reason: 'server shutting down' })
       }
     }
     // One event-loop turn lets the passes put the capsules on the wire before CONNECTION_CLOSE.
@@ -189,7 +193,11 @@ export class WebTransportServer {
     },
   }
 
-  private async handleRequest(h3: Http3Connection, streamId: number, headers: HeaderList): Promise<void> {
+  private async handleRequest(
+    h3: Http3Connection,
+    streamId: number,
+    headers: HeaderList,
+  ): Promise<void> {
     const refuse = (status: number): Promise<void> => {
       h3.rejectSession(streamId)
       return h3.respond(streamId, [[':status', String(status)]], true).catch(() => {})
@@ -219,8 +227,10 @@ export class WebTransportServer {
     if (!route || this.closing) return refuse(Status.notFound)
     const field = (name: string): string | undefined => headers.find(([n]) => n === name)?.[1]
     const origin = field('origin')
-    if (route.origins && (!origin || !route.origins.includes(origin))) return refuse(Status.forbidden)
-    if (h3.sessions.size >= this.limits.maxSessionsPerConnection) return refuse(Status.tooManyRequests)
+    if (route.origins && (!origin || !route.origins.includes(origin)))
+      return refuse(Status.forbidden)
+    if (h3.sessions.size >= this.limits.maxSessionsPerConnection)
+      return refuse(Status.tooManyRequests)
     let protocols: string[] = []
     const offered = headers.filter(([n]) => n === 'wt-available-protocols').map(([, v]) => v)
     try {
@@ -234,13 +244,16 @@ export class WebTransportServer {
     if (h3.isClosed) return
     if (!decision.accept) return refuse(decision.status)
     if (decision.protocol !== undefined && !protocols.includes(decision.protocol)) {
-      throw new TypeError(`route chose protocol "${decision.protocol}" that the client did not offer`)
+      throw new TypeError(
+        `route chose protocol "${decision.protocol}" that the client did not offer`,
+      )
     }
     const response: [string, string][] = [
       [':status', '200'],
       ['sec-webtransport-http3-draft', 'draft02'],
     ]
-    if (decision.protocol !== undefined) response.push(['wt-protocol', serializeString(decision.protocol)])
+    if (decision.protocol !== undefined)
+      response.push(['wt-protocol', serializeString(decision.protocol)])
     if (decision.headers) response.push(...decision.headers)
     const session = new WebTransportSession()
     await h3.respond(streamId, response, false)

@@ -59,7 +59,10 @@ export async function hashAll(readable: ReadableStream<Uint8Array>): Promise<[nu
 }
 
 /** Writes `total` deterministic bytes (a counter pattern) in 64 KiB chunks; returns the hash. */
-export async function writePattern(writable: WritableStream<Uint8Array>, total: number): Promise<string> {
+export async function writePattern(
+  writable: WritableStream<Uint8Array>,
+  total: number,
+): Promise<string> {
   const h = createHash('sha256')
   const writer = writable.getWriter()
   const chunkBytes = 64 * 1024
@@ -74,7 +77,12 @@ export async function writePattern(writable: WritableStream<Uint8Array>, total: 
 }
 
 /** Echo every incoming bidi stream back on itself. */
-export async function echoBidi(session: { incomingBidirectionalStreams: ReadableStream<{ readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> }> }): Promise<void> {
+export async function echoBidi(session: {
+  incomingBidirectionalStreams: ReadableStream<{
+    readable: ReadableStream<Uint8Array>
+    writable: WritableStream<Uint8Array>
+  }>
+}): Promise<void> {
   for await (const s of session.incomingBidirectionalStreams) {
     s.readable.pipeTo(s.writable).catch(() => {})
   }

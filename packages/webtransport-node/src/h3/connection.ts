@@ -100,13 +100,20 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   readonly streams = new Map<number, StreamState>()
   readonly sessions = new Map<number, SessionEvents>()
   /** Streams that named a session whose CONNECT has not been processed yet. */
-  private readonly buffered = new Map<number, { id: number; leftover: Uint8Array; fin: boolean }[]>()
+  private readonly buffered = new Map<
+    number,
+    { id: number; leftover: Uint8Array; fin: boolean }[]
+  >()
   private bufferedCount = 0
   peerSettings: Map<number, number> | undefined
   private readonly settingsWaiters: (() => void)[] = []
   private nextBidi: number
   private nextUni: number
-  private readonly openWaiters: { bidi: boolean; resolve: (id: number) => void; reject: (e: Error) => void }[] = []
+  private readonly openWaiters: {
+    bidi: boolean
+    resolve: (id: number) => void
+    reject: (e: Error) => void
+  }[] = []
   private controlStreamId = -1
   private maxRequestSeen = -1
   private goawaySent = false
@@ -150,7 +157,10 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
       [Setting.WT_MAX_SESSIONS, this.limits.maxSessionsPerConnection],
     ])
     this.controlStreamId = this.allocateUni()
-    const control = concat(encodeVarint(StreamType.CONTROL), encodeFrame(FrameType.SETTINGS, settings))
+    const control = concat(
+      encodeVarint(StreamType.CONTROL),
+      encodeFrame(FrameType.SETTINGS, settings),
+    )
     this.writeCritical(this.controlStreamId, control)
     this.writeCritical(this.allocateUni(), encodeVarint(StreamType.QPACK_ENCODER))
     this.writeCritical(this.allocateUni(), encodeVarint(StreamType.QPACK_DECODER))
@@ -175,7 +185,8 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   closed(info: QuicCloseInfo): void {
     this.isClosed = true
     this.closeInfo = info
-    for (const w of this.openWaiters.splice(0)) w.reject(new Http3Error(H3.NO_ERROR, 'connection closed'))
+    for (const w of this.openWaiters.splice(0))
+      w.reject(new Http3Error(H3.NO_ERROR, 'connection closed'))
     for (const s of [...this.sessions.values()]) s.connectionClosed(info)
     this.sessions.clear()
     this.role.closed?.(this, info)
@@ -198,7 +209,8 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   }
 
   async sendCapsule(sessionId: number, capsule: Uint8Array, fin: boolean): Promise<void> {
-    if (capsule.length > 0) await this.quic.write(sessionId, encodeFrame(FrameType.DATA, capsule), fin)
+    if (capsule.length > 0)
+      await this.quic.write(sessionId, encodeFrame(FrameType.DATA, capsule), fin)
     else await this.quic.write(sessionId, capsule, fin)
   }
 
@@ -209,7 +221,8 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   sessionEnded(sessionId: number): void {
     this.sessions.delete(sessionId)
     for (const [id, st] of this.streams) {
-      if (st.kind === 'session' && st.sessionId === sessionId) this.streams.set(id, { kind: 'discard' })
+      if (st.kind === 'session' && st.sessionId === sessionId)
+        this.streams.set(id, { kind: 'discard' })
     }
   }
 
@@ -287,7 +300,9 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
 
   private reserveStream(bidi: boolean): Promise<number> {
     if (this.isClosed) return Promise.reject(new Http3Error(H3.NO_ERROR, 'connection closed'))
-    const left = bidi ? this.quic.native.peerStreamsLeftBidi() : this.quic.native.peerStreamsLeftUni()
+    const left = bidi
+      ? this.quic.native.peerStreamsLeftBidi()
+      : this.quic.native.peerStreamsLeftUni()
     if (left > this.pendingOpens(bidi) && this.openWaiters.length === 0) {
       return Promise.resolve(this.takeId(bidi))
     }
@@ -309,7 +324,9 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   retryOpens(): void {
     while (this.openWaiters.length > 0) {
       const w = this.openWaiters[0]!
-      const left = w.bidi ? this.quic.native.peerStreamsLeftBidi() : this.quic.native.peerStreamsLeftUni()
+      const left = w.bidi
+        ? this.quic.native.peerStreamsLeftBidi()
+        : this.quic.native.peerStreamsLeftUni()
       if (left <= 0) return
       this.openWaiters.shift()
       w.resolve(this.takeId(w.bidi))
@@ -317,7 +334,9 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   }
 
   private writeCritical(id: number, bytes: Uint8Array): void {
-    this.quic.write(id, bytes).catch(() => this.close(H3.CLOSED_CRITICAL_STREAM, 'critical stream failed'))
+    this.quic
+      .write(id, bytes)
+      .catch(() => this.close(H3.CLOSED_CRITICAL_STREAM, 'critical stream failed'))
   }
 
   private readStream(id: number): void {
@@ -450,7 +469,11 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     const known = this.streams.get(sessionId)
     const peerBidi = isBidi(sessionId) && (sessionId & 1) === (this.isServer ? 0 : 1)
     const couldArrive =
-      this.isServer && isBidi(sessionId) && (sessionId & 1) === 0 && known === undefined && sessionId > this.maxRequestSeen
+      this.isServer &&
+      isBidi(sessionId) &&
+      (sessionId & 1) === 0 &&
+      known === undefined &&
+      sessionId > this.maxRequestSeen
     if (!peerBidi && this.isServer) return this.refuseStream(id, H3.ID_ERROR)
     if (couldArrive || (known && known.kind === 'request')) {
       // The CONNECT may still be on its way or being decided: hold the stream, bounded.
@@ -510,7 +533,10 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
         case FrameType.HEADERS:
         case FrameType.PUSH_PROMISE:
         case FrameType.WEBTRANSPORT_STREAM:
-          throw new Http3Error(H3.FRAME_UNEXPECTED, `frame 0x${f.type.toString(16)} on control stream`)
+          throw new Http3Error(
+            H3.FRAME_UNEXPECTED,
+            `frame 0x${f.type.toString(16)} on control stream`,
+          )
         case FrameType.MAX_PUSH_ID:
           if (!this.isServer) throw new Http3Error(H3.FRAME_UNEXPECTED, 'MAX_PUSH_ID from server')
           break
@@ -522,7 +548,11 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     if (fin) throw new Http3Error(H3.CLOSED_CRITICAL_STREAM, 'control stream closed')
   }
 
-  private readRequest(id: number, st: { kind: 'request'; reader: FrameReader; headersSeen: boolean }, finSeen = false): void {
+  private readRequest(
+    id: number,
+    st: { kind: 'request'; reader: FrameReader; headersSeen: boolean },
+    finSeen = false,
+  ): void {
     let fin = finSeen
     try {
       if (!fin) fin = this.readAll(id, (b) => st.reader.push(b))
@@ -531,13 +561,20 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
         if (!f) break
         if (f.type === FrameType.HEADERS) {
           st.headersSeen = true
-          const headers = decodeFieldSection(f.payload, { maxHeaderBytes: this.limits.maxHeaderBytes })
+          const headers = decodeFieldSection(f.payload, {
+            maxHeaderBytes: this.limits.maxHeaderBytes,
+          })
           if (this.isServer) this.role.request?.(this, id, headers)
           else this.role.response?.(this, id, headers)
           break
         }
-        if (f.type === FrameType.DATA) throw new Http3Error(H3.FRAME_UNEXPECTED, 'DATA before HEADERS')
-        if (f.type === FrameType.SETTINGS || f.type === FrameType.GOAWAY || f.type === FrameType.MAX_PUSH_ID) {
+        if (f.type === FrameType.DATA)
+          throw new Http3Error(H3.FRAME_UNEXPECTED, 'DATA before HEADERS')
+        if (
+          f.type === FrameType.SETTINGS ||
+          f.type === FrameType.GOAWAY ||
+          f.type === FrameType.MAX_PUSH_ID
+        ) {
           throw new Http3Error(H3.FRAME_UNEXPECTED, 'control frame on a request stream')
         }
       }
@@ -555,7 +592,9 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     if (now?.kind === 'connect') return this.readConnect(id, now, fin)
     if (fin && now?.kind === 'request' && !now.headersSeen) {
       this.streams.delete(id)
-      throw Object.assign(new Http3Error(H3.REQUEST_INCOMPLETE, 'request ended before headers'), { stream: true })
+      throw Object.assign(new Http3Error(H3.REQUEST_INCOMPLETE, 'request ended before headers'), {
+        stream: true,
+      })
     }
     if (fin && now?.kind === 'request') this.streams.delete(id)
   }

@@ -65,7 +65,14 @@ export function serverConfig(
  */
 export function clientConfig(verifyWithRoots: boolean, options: QuicOptions): NativeConfig {
   const config = verifyWithRoots
-    ? quiche.Config.withBoringSslCtx(true, false, enc.encode(rootCertificates.join('\n')), null, null, null)
+    ? quiche.Config.withBoringSslCtx(
+        true,
+        false,
+        enc.encode(rootCertificates.join('\n')),
+        null,
+        null,
+        null,
+      )
     : quiche.Config.withBoringSslCtx(false, false, null, null, null, null)
   return configure(config, options)
 }

@@ -261,7 +261,6 @@ export class QuicConnection {
   private trySend(id: number, data: Uint8Array, fin: boolean): number | undefined {
     try {
       const n = this.native.streamSend(id, data, fin) ?? undefined
-      if (fin && data.length === 0 && n !== undefined) this.native.streamPriority(id, 127, true)
       return n
     } catch (e) {
       const err = classifyNativeError(e)
@@ -327,7 +326,7 @@ export class QuicConnection {
       let r
       try {
         r = native.send(this.sendChunk.subarray(this.sendOffset, this.sendOffset + packetBytes))
-      } catch (e) {
+      } catch {
         // `Done` is the normal end; anything else will surface as the connection closing.
         return
       }

@@ -3,6 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { QuicConnection, type QuicHost } from './connection.js'
 import { PacketType, quiche, type HostPort, type NativeConfig } from './native.js'
 
+type PacketTypeValue = (typeof PacketType)[keyof typeof PacketType]
+
 /** Length of the connection ids this endpoint issues; routing reads short headers by it. */
 export const cidLength = 16
 const minInitialBytes = 1200
@@ -48,7 +50,9 @@ export class QuicEndpoint implements QuicHost {
     const a = socket.address()
     this.local = { host: a.address, port: a.port }
     this.maxConnections = options.maxConnections ?? 1024
-    socket.on('message', (msg, rinfo) => this.receive(msg, { host: rinfo.address, port: rinfo.port }))
+    socket.on('message', (msg, rinfo) =>
+      this.receive(msg, { host: rinfo.address, port: rinfo.port }),
+    )
   }
 
   /** Binds a UDP socket. `host` decides the address family (default `127.0.0.1`). */
@@ -179,7 +183,7 @@ export class QuicEndpoint implements QuicHost {
 
   private accept(
     msg: Buffer,
-    header: { ty: number; version: number; dcid: Uint8Array; scid: Uint8Array },
+    header: { ty: PacketTypeValue; version: number; dcid: Uint8Array; scid: Uint8Array },
     from: HostPort,
   ): QuicConnection | undefined {
     const configure = this.options.acceptConfig

@@ -21,7 +21,9 @@ export function classifyNativeError(e: unknown): NativeError {
   const m = withCode.exec(message)
   if (m) {
     const code = Number(m[2])
-    return m[1] === 'StreamReset' ? { kind: 'stream-reset', code } : { kind: 'stream-stopped', code }
+    return m[1] === 'StreamReset'
+      ? { kind: 'stream-reset', code }
+      : { kind: 'stream-stopped', code }
   }
   if (message.startsWith('InvalidStreamState')) return { kind: 'invalid-stream-state' }
   if (message === 'StreamLimit') return { kind: 'stream-limit' }

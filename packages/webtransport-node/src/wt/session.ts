@@ -84,12 +84,12 @@ export class WebTransportSession implements SessionEvents {
         this.sendDatagram(chunk)
       },
     })
-    const session = this
+    const maxDatagramSize = (): number => this.maxDatagramSize()
     this.datagrams = {
       readable: datagramReadable,
       writable: datagramWritable,
       get maxDatagramSize() {
-        return session.maxDatagramSize()
+        return maxDatagramSize()
       },
     }
   }
@@ -177,7 +177,9 @@ export class WebTransportSession implements SessionEvents {
     if (this.peerClose) return this.terminate(this.peerClose)
     if (this.state === 'connecting') {
       this.fail(
-        new WebTransportError(`connection closed: ${info.reason || info.code}`, { source: 'session' }),
+        new WebTransportError(`connection closed: ${info.reason || info.code}`, {
+          source: 'session',
+        }),
       )
       return
     }
@@ -185,7 +187,11 @@ export class WebTransportSession implements SessionEvents {
       this.terminate({ closeCode: 0, reason: info.reason })
       return
     }
-    this.fail(new WebTransportError(`connection lost (${info.by}, code ${info.code})`, { source: 'session' }))
+    this.fail(
+      new WebTransportError(`connection lost (${info.by}, code ${info.code})`, {
+        source: 'session',
+      }),
+    )
   }
 
   // ---- used by server and client ----

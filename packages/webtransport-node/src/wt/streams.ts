@@ -48,7 +48,8 @@ export class IncomingStream {
         type: 'bytes',
         start: (controller) => {
           this.controller = controller
-          if (leftover && leftover.length > 0) controller.enqueue(leftover as Uint8Array<ArrayBuffer>)
+          if (leftover && leftover.length > 0)
+            controller.enqueue(leftover as Uint8Array<ArrayBuffer>)
           if (fin) {
             // The whole stream arrived with its prefix.
             this.done = true
@@ -137,6 +138,13 @@ export class OutgoingStream {
   readonly writable: WritableStream<Uint8Array>
   private controller!: WritableStreamDefaultController
   private done = false
+  /**
+   * The last byte of the latest write, held back until the next write, the close, or the end of
+   * this event-loop turn. quiche 0.18 can lose a FIN sent on its own while earlier bytes are
+   * still queued behind the congestion window; holding one byte lets the FIN ride on data.
+   */
+  private tail: Uint8Array | undefined
+  private tailFlush: NodeJS.Immediate | undefined
 
   constructor(
     private readonly conn: QuicConnection,
@@ -152,15 +160,25 @@ export class OutgoingStream {
           if (!(chunk instanceof Uint8Array)) {
             throw new TypeError('WebTransport streams take Uint8Array chunks')
           }
+          if (chunk.length === 0) return
           try {
-            await conn.write(id, chunk)
+            const pending = this.takeTail()
+            const body = conn.write(id, chunk.subarray(0, chunk.length - 1))
+            // Copied: the caller may reuse its buffer once the write resolves.
+            this.tail = chunk.slice(chunk.length - 1)
+            this.tailFlush ??= setImmediate(() => this.flushTail())
+            await Promise.all([pending, body])
           } catch (e) {
             throw this.mapWriteError(e)
           }
         },
         close: async () => {
           try {
-            await conn.write(id, new Uint8Array(0), true)
+            if (this.tailFlush) clearImmediate(this.tailFlush)
+            this.tailFlush = undefined
+            const last = this.tail ?? new Uint8Array(0)
+            this.tail = undefined
+            await conn.write(id, last, true)
           } catch (e) {
             throw this.mapWriteError(e)
           } finally {
@@ -174,6 +192,24 @@ export class OutgoingStream {
       },
       { highWaterMark: 1 },
     )
+  }
+
+  private takeTail(): Promise<void> {
+    const tail = this.tail
+    this.tail = undefined
+    return tail ? this.conn.write(this.id, tail) : Promise.resolve()
+  }
+
+  private flushTail(): void {
+    this.tailFlush = undefined
+    if (this.done || !this.tail) return
+    this.takeTail().catch((e: unknown) => {
+      try {
+        this.controller.error(this.mapWriteError(e))
+      } catch {
+        // Already errored.
+      }
+    })
   }
 
   /** The session ended: error the writable and reset the stream. */
@@ -196,6 +232,7 @@ export class OutgoingStream {
   private finish(): void {
     if (this.done) return
     this.done = true
+    if (this.tailFlush) clearImmediate(this.tailFlush)
     this.onDone()
   }
 }
