@@ -146,6 +146,73 @@ describe('Node client ↔ Node server over UDP', () => {
     expect(await wt.closed).toEqual({ closeCode: 17, reason: 'server says bye' })
   })
 
+  it('maps abort() and cancel() to stream errors with their codes', async () => {
+    const aborted = deferred<unknown>()
+    const server = await serve({
+      '/reset': {
+        session: (s) =>
+          void (async () => {
+            for await (const stream of s.incomingBidirectionalStreams) {
+              // Read until the client's abort arrives as a reset.
+              readAll(stream.readable).then(aborted.resolve, aborted.resolve)
+              // Refuse what the client sends on the other direction... by stopping our reading
+              // of a second stream below.
+            }
+          })(),
+      },
+      '/stop': {
+        session: (s) =>
+          void (async () => {
+            for await (const stream of s.incomingBidirectionalStreams) {
+              await stream.readable.cancel(
+                new WebTransportError('no thanks', { streamErrorCode: 9 }),
+              )
+            }
+          })(),
+      },
+    })
+    const wt = await dial(server, '/reset')
+    const { writable } = await wt.createBidirectionalStream()
+    const w = writable.getWriter()
+    await w.write(text.encode('partial'))
+    await w.abort(new WebTransportError('changed my mind', { streamErrorCode: 42 }))
+    const error = (await aborted.promise) as WebTransportError
+    expect(error).toBeInstanceOf(WebTransportError)
+    expect(error.streamErrorCode).toBe(42)
+    wt.close()
+
+    const wt2 = await dial(server, '/stop')
+    const s2 = await wt2.createBidirectionalStream()
+    const w2 = s2.writable.getWriter()
+    let failure: unknown
+    try {
+      // Keep writing until the server's STOP_SENDING turns into a write error.
+      for (let i = 0; i < 10_000; i++) await w2.write(new Uint8Array(1024))
+    } catch (e) {
+      failure = e
+    }
+    expect(failure).toBeInstanceOf(WebTransportError)
+    expect((failure as WebTransportError).streamErrorCode).toBe(9)
+    wt2.close()
+  })
+
+  it('runs 100 concurrent streams', async () => {
+    const server = await serve({ '/echo': { session: (s) => void echoBidi(s) } })
+    const wt = await dial(server, '/echo')
+    await wt.ready
+    const results = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        const { readable, writable } = await wt.createBidirectionalStream()
+        const w = writable.getWriter()
+        await w.write(text.encode(`stream ${i} `.repeat(100)))
+        await w.close()
+        return text.decode(await readAll(readable))
+      }),
+    )
+    results.forEach((r, i) => expect(r).toBe(`stream ${i} `.repeat(100)))
+    wt.close()
+  })
+
   it('moves 64 MiB each way with the bytes intact', async () => {
     const total = 64 * 1024 * 1024
     const upload = deferred<[number, string]>()

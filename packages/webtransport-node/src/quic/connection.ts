@@ -70,6 +70,9 @@ const chunkBytes = 64 * 1024
  * most this many packets, then lets incoming ACKs be processed before the next burst.
  */
 const burstPackets = 48
+/** How long a written stream keeps being re-queued with quiche (see {@link QuicConnection.requeue}). */
+const requeueMs = 1000
+const empty = new Uint8Array(0)
 
 /**
  * One QUIC connection on the native quiche layer: a send queue per stream (quiche may accept
@@ -87,6 +90,8 @@ export class QuicConnection {
   private sendOffset = 0
   private readonly scratch = new Uint8Array(chunkBytes)
   private moreToSend = false
+  /** Streams written recently: id → whether their FIN is written, and until when to re-queue. */
+  private readonly recent = new Map<number, { fin: boolean; until: number }>()
 
   constructor(
     readonly native: NativeConnection,
@@ -136,6 +141,7 @@ export class QuicConnection {
       this.retryWrites()
     }
     this.flush()
+    if (this.requeue()) this.flush()
     this.armTimer()
     if (native.isClosed()) this.finish()
   }
@@ -180,6 +186,9 @@ export class QuicConnection {
         return Promise.reject(e instanceof Error ? e : new Error(String(e)))
       }
       if (written === data.length) {
+        // A lone FIN goes out now, before an ACK for the earlier data can arrive: quiche 0.18
+        // would take that ACK as completing the stream and never send the FIN.
+        if (fin && data.length === 0) this.flush()
         this.host.schedule(this)
         return Promise.resolve()
       }
@@ -261,6 +270,10 @@ export class QuicConnection {
   private trySend(id: number, data: Uint8Array, fin: boolean): number | undefined {
     try {
       const n = this.native.streamSend(id, data, fin) ?? undefined
+      if (n !== undefined) {
+        const fin0 = this.recent.get(id)?.fin ?? false
+        this.recent.set(id, { fin: fin0 || (fin && n === data.length), until: performance.now() + requeueMs })
+      }
       return n
     } catch (e) {
       const err = classifyNativeError(e)
@@ -268,6 +281,31 @@ export class QuicConnection {
       if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
       throw new StreamClosedError(`stream ${id}: ${JSON.stringify(err)}`)
     }
+  }
+
+  /**
+   * Works around quiche 0.18 dropping a stream from its send queue when a packet has no room left
+   * for the stream's frame header: such a stream is only queued again by its next `stream_send`,
+   * so a last chunk or a lone FIN could wait forever. An empty `stream_send` (with the FIN flag
+   * once the FIN is written) puts it back in the queue and is a no-op otherwise; we issue one for
+   * each recently written stream after every flush.
+   * @returns whether any stream was re-queued... conservatively `true` when any was touched.
+   */
+  private requeue(): boolean {
+    if (this.recent.size === 0) return false
+    const now = performance.now()
+    for (const [id, entry] of this.recent) {
+      if (now > entry.until) {
+        this.recent.delete(id)
+        continue
+      }
+      try {
+        this.native.streamSend(id, empty, entry.fin)
+      } catch {
+        this.recent.delete(id) // finished, reset or stopped: nothing left to send
+      }
+    }
+    return this.recent.size > 0
   }
 
   private retryWrites(): void {

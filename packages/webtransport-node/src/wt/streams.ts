@@ -140,8 +140,10 @@ export class OutgoingStream {
   private done = false
   /**
    * The last byte of the latest write, held back until the next write, the close, or the end of
-   * this event-loop turn. quiche 0.18 can lose a FIN sent on its own while earlier bytes are
-   * still queued behind the congestion window; holding one byte lets the FIN ride on data.
+   * the event-loop turn in which the write completed. quiche 0.18 counts a stream's send side
+   * complete once its data is acknowledged, even if a FIN written later on its own has not gone
+   * out yet, and may then drop the stream with the FIN unsent. Holding one byte lets the FIN
+   * ride on data whenever the close follows the last write.
    */
   private tail: Uint8Array | undefined
   private tailFlush: NodeJS.Immediate | undefined
@@ -166,8 +168,10 @@ export class OutgoingStream {
             const body = conn.write(id, chunk.subarray(0, chunk.length - 1))
             // Copied: the caller may reuse its buffer once the write resolves.
             this.tail = chunk.slice(chunk.length - 1)
-            this.tailFlush ??= setImmediate(() => this.flushTail())
             await Promise.all([pending, body])
+            // A close that follows at once (pipeTo, write-then-close) finds the tail still held;
+            // a writer that goes quiet gets it sent at the end of this event-loop turn.
+            this.tailFlush ??= setImmediate(() => this.flushTail())
           } catch (e) {
             throw this.mapWriteError(e)
           }
