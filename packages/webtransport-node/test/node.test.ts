@@ -149,14 +149,18 @@ describe('Node client ↔ Node server over UDP', () => {
   it('maps abort() and cancel() to stream errors with their codes', async () => {
     const aborted = deferred<unknown>()
     const server = await serve({
+      // Echoes each chunk as it comes, and reports how the stream's readable ended.
       '/reset': {
         session: (s) =>
           void (async () => {
             for await (const stream of s.incomingBidirectionalStreams) {
-              // Read until the client's abort arrives as a reset.
-              readAll(stream.readable).then(aborted.resolve, aborted.resolve)
-              // Refuse what the client sends on the other direction... by stopping our reading
-              // of a second stream below.
+              const writer = stream.writable.getWriter()
+              try {
+                for await (const chunk of stream.readable) await writer.write(chunk)
+                aborted.resolve('ended cleanly')
+              } catch (e) {
+                aborted.resolve(e)
+              }
             }
           })(),
       },
@@ -172,12 +176,18 @@ describe('Node client ↔ Node server over UDP', () => {
       },
     })
     const wt = await dial(server, '/reset')
-    const { writable } = await wt.createBidirectionalStream()
+    const { readable, writable } = await wt.createBidirectionalStream()
     const w = writable.getWriter()
     await w.write(text.encode('partial'))
+    // Once the echo is back the server holds the stream, so it can hear the reset.
+    const reader = readable.getReader()
+    let echoed = ''
+    while (echoed.length < 'partial'.length) echoed += text.decode((await reader.read()).value!)
+    expect(echoed).toBe('partial')
     await w.abort(new WebTransportError('changed my mind', { streamErrorCode: 42 }))
     const error = (await aborted.promise) as WebTransportError
     expect(error).toBeInstanceOf(WebTransportError)
+    expect(error.source).toBe('stream')
     expect(error.streamErrorCode).toBe(42)
     wt.close()
 
@@ -187,7 +197,7 @@ describe('Node client ↔ Node server over UDP', () => {
     let failure: unknown
     try {
       // Keep writing until the server's STOP_SENDING turns into a write error.
-      for (let i = 0; i < 10_000; i++) await w2.write(new Uint8Array(1024))
+      for (let i = 0; i < 100_000; i++) await w2.write(new Uint8Array(1024))
     } catch (e) {
       failure = e
     }
@@ -195,7 +205,6 @@ describe('Node client ↔ Node server over UDP', () => {
     expect((failure as WebTransportError).streamErrorCode).toBe(9)
     wt2.close()
   })
-
   it('runs 100 concurrent streams', async () => {
     const server = await serve({ '/echo': { session: (s) => void echoBidi(s) } })
     const wt = await dial(server, '/echo')

@@ -272,7 +272,10 @@ export class QuicConnection {
       const n = this.native.streamSend(id, data, fin) ?? undefined
       if (n !== undefined) {
         const fin0 = this.recent.get(id)?.fin ?? false
-        this.recent.set(id, { fin: fin0 || (fin && n === data.length), until: performance.now() + requeueMs })
+        this.recent.set(id, {
+          fin: fin0 || (fin && n === data.length),
+          until: performance.now() + requeueMs,
+        })
       }
       return n
     } catch (e) {
