@@ -1,26 +1,25 @@
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { startChild, startFixtureProcess } from './processes.js'
 
 /**
- * Starts the echo demo (a real WebTransport server and its page) in its own process, hands its
- * address to the tests through the environment, and stops it afterwards.
+ * Starts the real servers the browser tests talk to — the echo demo (the main job) and the
+ * transport-check fixture — each in its own process, and hands their pages to the tests.
  */
 export default async function globalSetup(): Promise<() => Promise<void>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/echo/server.ts'], {
-    env: { ...process.env, FERRY_WT_PORT: '0', FERRY_HTTP_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const lines = createInterface({ input: child.stdout })
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)))
-    lines.on('line', (line) => {
-      const m = /open (http:\/\/\S+)/.exec(line)
-      if (m) resolve(m[1]!)
-    })
-  })
-  process.env.FERRY_ECHO_PAGE = url
+  const [demo, demoUrl] = await startChild(
+    'apps/echo/server.ts',
+    { FERRY_WT_PORT: '0', FERRY_HTTP_PORT: '0' },
+    (line) => /open (http:\/\/\S+)/.exec(line)?.[1],
+  )
+  let fixture, pageUrl
+  try {
+    ;[fixture, { pageUrl }] = await startFixtureProcess()
+  } catch (e) {
+    await demo.stop()
+    throw e
+  }
+  process.env.FERRY_ECHO_PAGE = demoUrl
+  process.env.FERRY_CHECKS_PAGE = pageUrl
   return async () => {
-    child.kill('SIGTERM')
-    await new Promise((resolve) => child.once('exit', resolve))
+    await Promise.all([demo.stop(), fixture.stop()])
   }
 }

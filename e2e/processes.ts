@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+
+/** A child process running a TypeScript entry through tsx. */
+export interface Child {
+  process: ChildProcess
+  stop(): Promise<void>
+}
+
+/**
+ * Starts `entry` with tsx and resolves with the first stdout line that `match` accepts (what the
+ * child prints once it listens), so callers wait on the child's own word, not on a timer.
+ */
+export async function startChild<T>(
+  entry: string,
+  env: Record<string, string>,
+  match: (line: string) => T | undefined,
+): Promise<[Child, T]> {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: child.stdout })
+  const value = await new Promise<T>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${entry} exited with ${code}`)))
+    lines.on('line', (line) => {
+      const v = match(line)
+      if (v !== undefined) resolve(v)
+    })
+  })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+  return [{ process: child, stop }, value]
+}
+
+/** Starts the browser-check fixture (e2e/fixture/main.ts); resolves with its page URL. */
+export async function startFixtureProcess(): Promise<[Child, { pageUrl: string }]> {
+  return startChild('e2e/fixture/main.ts', {}, (line) =>
+    line.startsWith('{') ? (JSON.parse(line) as { pageUrl: string }) : undefined,
+  )
+}
