@@ -269,7 +269,7 @@ export class QuicConnection {
    */
   private trySend(id: number, data: Uint8Array, fin: boolean): number | undefined {
     try {
-      const n = this.native.streamSend(id, data, fin) ?? undefined
+      const n = this.native.streamSend(id, data, fin) ?? this.whyBlocked(id)
       if (n !== undefined) {
         const fin0 = this.recent.get(id)?.fin ?? false
         this.recent.set(id, {
@@ -280,7 +280,7 @@ export class QuicConnection {
       return n
     } catch (e) {
       const err = classifyNativeError(e)
-      if (err.kind === 'done') return undefined
+      if (err.kind === 'done') return this.whyBlocked(id)
       if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
       throw new StreamClosedError(`stream ${id}: ${JSON.stringify(err)}`)
     }
@@ -309,6 +309,22 @@ export class QuicConnection {
       }
     }
     return this.recent.size > 0
+  }
+
+  /**
+   * quiche answers `Done` both for a stream blocked by flow control and for one it has already
+   * collected (the peer stopped it and our reading ended it); only the first may wait.
+   * @throws {StreamStoppedError} or {StreamClosedError} when the stream is gone.
+   */
+  private whyBlocked(id: number): undefined {
+    try {
+      this.native.streamCapacity(id)
+    } catch (e) {
+      const err = classifyNativeError(e)
+      if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
+      if (err.kind !== 'done') throw new StreamClosedError(`stream ${id} is closed`)
+    }
+    return undefined
   }
 
   private retryWrites(): void {

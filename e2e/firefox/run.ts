@@ -1,0 +1,288 @@
+/**
+ * The browser transport checks of `e2e/transport.spec.ts`, run in Firefox. Playwright cannot
+ * drive Debian's Firefox ESR, so puppeteer-core drives it headless over WebDriver BiDi. The page
+ * and its checks (`e2e/fixture/page.js`) are the very same as in Chromium; only the subprotocol
+ * expectation differs, because Firefox does not implement the `protocols` option.
+ *
+ * Run as `tsx e2e/firefox/run.ts` (`pnpm run test:firefox`). Prints one line per check and a
+ * final `N passed, M failed`; exits 1 when a check fails or Firefox cannot be launched.
+ */
+
+import { deepStrictEqual, ok, strictEqual } from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import puppeteer, { type Browser, type Page } from 'puppeteer-core'
+import { requireFirefox } from '../browsers.js'
+import { startFixtureProcess, type Child } from '../processes.js'
+
+const MiB = 1024 * 1024
+
+/** A hang fails its check instead of the run. A guard only: no check asserts on timing. */
+const checkTimeoutMs = 60_000
+
+/**
+ * Keeps Firefox off the network (the machines have none, and a fetch that waits for a timeout
+ * slows every start) and makes sure WebTransport is on, whatever this version's default.
+ * Puppeteer sets many quiet prefs already; these are the ones it leaves to us.
+ */
+const firefoxPrefs: Record<string, unknown> = {
+  'network.webtransport.enabled': true,
+  'network.webtransport.datagrams.enabled': true,
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+  'network.dns.disablePrefetch': true,
+  'network.prefetch-next': false,
+  'network.predictor.enabled': false,
+  'app.update.enabled': false,
+  'app.update.auto': false,
+  'app.normandy.enabled': false,
+  'datareporting.policy.dataSubmissionEnabled': false,
+  'datareporting.healthreport.uploadEnabled': false,
+  'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.unified': false,
+  'toolkit.telemetry.server': '',
+  'browser.ping-centre.telemetry': false,
+  'browser.safebrowsing.malware.enabled': false,
+  'browser.safebrowsing.phishing.enabled': false,
+  'browser.safebrowsing.downloads.enabled': false,
+  'browser.safebrowsing.downloads.remote.enabled': false,
+  'browser.safebrowsing.blockedURIs.enabled': false,
+  'browser.safebrowsing.provider.google4.updateURL': '',
+  'browser.safebrowsing.provider.mozilla.updateURL': '',
+  'services.settings.server': '',
+  'extensions.blocklist.enabled': false,
+  'browser.region.network.url': '',
+  'browser.region.update.enabled': false,
+  'browser.search.geoip.url': '',
+  'messaging-system.rsexperimentloader.enabled': false,
+  'extensions.systemAddon.update.enabled': false,
+}
+
+/** One named check: gets a freshly loaded page, throws when an expectation fails. */
+interface Check {
+  name: string
+  run(page: Page): Promise<void>
+}
+
+/** Runs `window.ferryChecks[name](...args)` in the page. */
+async function check<T>(page: Page, name: string, ...args: unknown[]): Promise<T> {
+  // The function is serialised into the page: it must not reference anything of this module.
+  return page.evaluate(
+    (n: string, a: unknown[]) =>
+      (window as unknown as { ferryChecks: Record<string, (...x: unknown[]) => Promise<unknown>> })
+        .ferryChecks[n]!(...a),
+    name,
+    args,
+  ) as Promise<T>
+}
+
+const checks: Check[] = [
+  {
+    // Firefox 153 ignores `protocols`: it sends no wt-available-protocols, and WebTransport has
+    // no `protocol` attribute at all, so the page reads `undefined`. What is checked is that
+    // offering protocols does not break the session (`protocol` awaits `ready`) and that the
+    // page sees no choice. A Firefox with the attribute but no offer reads ''; a Firefox that
+    // negotiates gets Chromium's expectations.
+    name: 'a session offering subprotocols is accepted (Firefox does not negotiate them)',
+    async run(page) {
+      const hasAttribute = await page.evaluate(() => 'protocol' in WebTransport.prototype)
+      const chosen = await check<string | undefined>(page, 'protocol', ['echo/1', 'echo/2'])
+      if (!hasAttribute) {
+        strictEqual(chosen, undefined)
+        strictEqual(await check(page, 'protocol', []), undefined)
+        return
+      }
+      if (chosen === 'echo/2') {
+        console.log('  note: this Firefox negotiates subprotocols; checking as in Chromium')
+        strictEqual(await check(page, 'protocol', ['echo/1', 'other/9']), 'echo/1')
+      } else {
+        strictEqual(chosen, '')
+      }
+      strictEqual(await check(page, 'protocol', []), '')
+    },
+  },
+  {
+    name: 'bidirectional echo',
+    async run(page) {
+      strictEqual(await check(page, 'bidiEcho', 'hello from Firefox'), 'hello from Firefox')
+    },
+  },
+  {
+    name: 'unidirectional streams both ways',
+    async run(page) {
+      strictEqual(await check(page, 'uniBothWays', 'one way, then back'), 'one way, then back')
+    },
+  },
+  {
+    name: 'a server-opened bidirectional stream',
+    async run(page) {
+      deepStrictEqual(await check(page, 'serverBidi'), {
+        first: 'ping',
+        confirmation: 'server heard pong',
+      })
+    },
+  },
+  {
+    name: 'datagram echo',
+    async run(page) {
+      const result = await check<{ echoed: string; maxDatagramSize: number }>(
+        page,
+        'datagramEcho',
+        'a datagram',
+      )
+      strictEqual(result.echoed, 'a datagram')
+      ok(result.maxDatagramSize > 1000, `maxDatagramSize ${result.maxDatagramSize} is not > 1000`)
+    },
+  },
+  {
+    name: 'close code and reason reach the server',
+    async run(page) {
+      deepStrictEqual(await check(page, 'clientClose', 3003, 'page says bye'), {
+        local: { closeCode: 3003, reason: 'page says bye' },
+        server: { closeCode: 3003, reason: 'page says bye' },
+      })
+    },
+  },
+  {
+    name: 'close code and reason reach the page',
+    async run(page) {
+      deepStrictEqual(await check(page, 'serverClose'), {
+        closeCode: 4000,
+        reason: 'server says bye',
+      })
+    },
+  },
+  {
+    name: 'abort() of a stream reaches the server with its code',
+    async run(page) {
+      deepStrictEqual(await check(page, 'abortSeen', 77), {
+        source: 'stream',
+        streamErrorCode: 77,
+      })
+    },
+  },
+  {
+    name: '64 MiB upload arrives intact',
+    async run(page) {
+      const r = await check<{ sent: string; server: string }>(page, 'upload', 64 * MiB)
+      strictEqual(r.server, r.sent)
+    },
+  },
+  {
+    name: '64 MiB download arrives intact',
+    async run(page) {
+      const r = await check<{ got: number; hash: string; expected: string }>(
+        page,
+        'download',
+        64 * MiB,
+      )
+      strictEqual(r.got, 64 * MiB)
+      strictEqual(r.hash, r.expected)
+    },
+  },
+  {
+    name: '20 sessions at once from one page',
+    async run(page) {
+      const results = await check<string[]>(page, 'manySessions', 20)
+      deepStrictEqual(
+        results,
+        Array.from({ length: 20 }, (_, i) => `session ${i}`),
+      )
+    },
+  },
+]
+
+/** Rejects with a TimeoutError once `signal` aborts; never settles otherwise. */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true })
+  })
+}
+
+/** Loads the page afresh (as Playwright's beforeEach does) and runs one check on it. */
+async function runCheck(page: Page, pageUrl: string, c: Check): Promise<void> {
+  const signal = AbortSignal.timeout(checkTimeoutMs)
+  const run = (async () => {
+    // Navigating also ends whatever a previous, timed-out check left running in the page.
+    await page.goto(pageUrl, { signal })
+    await page.waitForSelector('#state[data-ready="true"]', { signal })
+    await c.run(page)
+  })()
+  // A check that loses the race still settles later; its rejection is not news any more.
+  run.catch(() => {})
+  await Promise.race([run, rejectOnAbort(signal)])
+}
+
+function reasonOf(e: unknown): string {
+  if (e instanceof Error) {
+    const oneLine = e.message.split('\n').filter((l) => l.trim() !== '')
+    return `${e.name}: ${oneLine.join(' / ')}`
+  }
+  return String(e)
+}
+
+async function launchFirefox(userDataDir: string): Promise<Browser> {
+  const executablePath = requireFirefox()
+  try {
+    return await puppeteer.launch({
+      browser: 'firefox',
+      protocol: 'webDriverBiDi',
+      executablePath,
+      headless: true,
+      userDataDir,
+      extraPrefsFirefox: firefoxPrefs,
+    })
+  } catch (e) {
+    throw new Error(
+      `Could not launch Firefox at ${executablePath}: ${reasonOf(e)}\n` +
+        'Install a working one: `apt-get install -y firefox-esr` (Debian), or set FIREFOX_PATH.',
+      { cause: e },
+    )
+  }
+}
+
+async function main(): Promise<number> {
+  let fixture: Child | undefined
+  let browser: Browser | undefined
+  let profile: string | undefined
+  try {
+    // Find Firefox before starting anything, so a missing one is the whole message.
+    requireFirefox()
+    let pageUrl: string
+    ;[fixture, { pageUrl }] = await startFixtureProcess()
+    profile = await mkdtemp(join(tmpdir(), 'ferry-firefox-'))
+    browser = await launchFirefox(profile)
+    console.log(`# ${await browser.version()} (${requireFirefox()})`)
+    const page = await browser.newPage()
+    let passed = 0
+    let failed = 0
+    for (const c of checks) {
+      try {
+        await runCheck(page, pageUrl, c)
+        passed++
+        console.log(`✓ ${c.name}`)
+      } catch (e) {
+        failed++
+        console.log(`✗ ${c.name}: ${reasonOf(e)}`)
+      }
+    }
+    console.log(`${passed} passed, ${failed} failed`)
+    return failed === 0 ? 0 : 1
+  } finally {
+    // Each step guarded, so a failing one does not leave the others running.
+    await browser?.close().catch((e: unknown) => console.error(`closing Firefox: ${reasonOf(e)}`))
+    await fixture?.stop().catch((e: unknown) => console.error(`stopping fixture: ${reasonOf(e)}`))
+    if (profile !== undefined) await rm(profile, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  (e: unknown) => {
+    console.error(e instanceof Error ? e.message : e)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,178 @@
+import dgram from 'node:dgram'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { WebTransportServer } from '../src/index.js'
+import { H3 } from '../src/index.js'
+import { FrameReader, FrameType, encodeFrame } from '../src/h3/frames.js'
+import { decodeFieldSection, encodeFieldSection } from '../src/h3/qpack.js'
+import { StreamType } from '../src/h3/frames.js'
+import { encodeVarint } from '../src/h3/varint.js'
+import { StreamResetError, StreamStoppedError } from '../src/quic/connection.js'
+import { Prng } from '../src/internal/prng.js'
+import { dial, echoBidi, readAll, startServer, text } from './helpers.js'
+import { RawClient, concat } from './raw.js'
+
+let server: WebTransportServer
+
+beforeEach(async () => {
+  server = await startServer({ '/echo': { session: (s) => void echoBidi(s) } })
+})
+afterEach(async () => {
+  await server.close()
+})
+
+/** A well-behaved client still gets its echo: the server survived. */
+async function wellBehavedEcho(): Promise<void> {
+  const wt = await dial(server, '/echo')
+  const { readable, writable } = await wt.createBidirectionalStream()
+  const w = writable.getWriter()
+  await w.write(text.encode('still here?'))
+  await w.close()
+  expect(text.decode(await readAll(readable))).toBe('still here?')
+  wt.close()
+}
+
+const connectRequest = (path: string): [string, string][] => [
+  [':method', 'CONNECT'],
+  [':protocol', 'webtransport'],
+  [':scheme', 'https'],
+  [':authority', 'localhost'],
+  [':path', path],
+]
+
+/** Reads a response header section from request stream `id`. */
+async function responseHeaders(raw: RawClient, id: number): Promise<[string, string][]> {
+  const reader = new FrameReader({ maxFrameBytes: 65536 })
+  for (;;) {
+    const r = raw.quic.readCopy(id)
+    if (r) {
+      reader.push(r[0])
+      const f = reader.next()
+      if (f?.type === FrameType.HEADERS)
+        return decodeFieldSection(f.payload, { maxHeaderBytes: 65536 })
+      if (r[1]) throw new Error('stream ended without headers')
+      continue
+    }
+    await raw.whenReadable(id)
+  }
+}
+
+describe('hostile clients', () => {
+  it('a malformed QPACK block closes that connection with QPACK_DECOMPRESSION_FAILED', async () => {
+    const raw = await RawClient.connect(server.port)
+    await raw.control()
+    // Required Insert Count 5: refers to a dynamic table the server said it does not have.
+    await raw.quic.write(0, encodeFrame(FrameType.HEADERS, Uint8Array.of(0x05, 0x00, 0x80)))
+    const info = await raw.closed
+    expect(info).toMatchObject({ app: true, code: H3.QPACK_DECOMPRESSION_FAILED, by: 'peer' })
+    await wellBehavedEcho()
+  })
+
+  it('an oversized header section gets 431 on that stream; the connection lives', async () => {
+    const raw = await RawClient.connect(server.port)
+    await raw.control()
+    const headers = [
+      ...connectRequest('/echo'),
+      ['x-padding', 'a'.repeat(40_000)] as [string, string],
+    ]
+    // The server may stop our sending before all of it is out (STOP_SENDING): that is allowed.
+    const sending = raw.quic
+      .write(0, encodeFrame(FrameType.HEADERS, encodeFieldSection(headers)), true)
+      .catch((e: unknown) => e)
+    const response = await responseHeaders(raw, 0)
+    const sent = await sending
+    if (sent !== undefined) {
+      expect(sent).toBeInstanceOf(StreamStoppedError)
+      expect((sent as StreamStoppedError).code).toBe(H3.REQUEST_REJECTED)
+    }
+    expect(response).toContainEqual([':status', '431'])
+    // Same connection, next request: answered normally.
+    await raw.quic.write(
+      4,
+      encodeFrame(FrameType.HEADERS, encodeFieldSection(connectRequest('/echo'))),
+    )
+    expect(await responseHeaders(raw, 4)).toContainEqual([':status', '200'])
+    raw.close()
+    await wellBehavedEcho()
+  })
+
+  it('a DATA frame on the control stream closes the connection with H3_FRAME_UNEXPECTED', async () => {
+    const raw = await RawClient.connect(server.port)
+    await raw.control(encodeFrame(FrameType.DATA, text.encode('nope')))
+    expect(await raw.closed).toMatchObject({ app: true, code: H3.FRAME_UNEXPECTED, by: 'peer' })
+    await wellBehavedEcho()
+  })
+
+  it('a control stream that does not start with SETTINGS is H3_MISSING_SETTINGS', async () => {
+    const raw = await RawClient.connect(server.port)
+    await raw.quic.write(
+      2,
+      concat(encodeVarint(StreamType.CONTROL), encodeFrame(FrameType.GOAWAY, encodeVarint(0))),
+    )
+    expect(await raw.closed).toMatchObject({ app: true, code: H3.MISSING_SETTINGS })
+    await wellBehavedEcho()
+  })
+
+  it('a stream naming a session that is gone is refused with WT_SESSION_GONE', async () => {
+    const raw = await RawClient.connect(server.port)
+    await raw.control()
+    // Stream 0 is an ordinary request (404): it never becomes a session.
+    const get: [string, string][] = [
+      [':method', 'GET'],
+      [':scheme', 'https'],
+      [':authority', 'localhost'],
+      [':path', '/'],
+    ]
+    await raw.quic.write(0, encodeFrame(FrameType.HEADERS, encodeFieldSection(get)), true)
+    expect(await responseHeaders(raw, 0)).toContainEqual([':status', '404'])
+    // A WebTransport bidi stream claiming session 0.
+    await raw.quic.write(
+      4,
+      concat(encodeVarint(FrameType.WEBTRANSPORT_STREAM), encodeVarint(0), text.encode('hi')),
+    )
+    // Our sending is stopped (STOP_SENDING) and the server's side reset, both with that code.
+    const stopped = await (async () => {
+      for (;;) await raw.quic.write(4, new Uint8Array(1024))
+    })().catch((e: unknown) => e)
+    expect(stopped).toBeInstanceOf(StreamStoppedError)
+    expect((stopped as StreamStoppedError).code).toBe(H3.WT_SESSION_GONE)
+    const error = await raw.readAll(4).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(StreamResetError)
+    expect((error as StreamResetError).code).toBe(H3.WT_SESSION_GONE)
+    raw.close()
+    await wellBehavedEcho()
+  })
+
+  it('an ordinary HTTP/3 request gets a status instead of hanging', async () => {
+    const raw = await RawClient.connect(server.port)
+    await raw.control()
+    const get: [string, string][] = [
+      [':method', 'GET'],
+      [':scheme', 'https'],
+      [':authority', 'localhost'],
+      [':path', '/index.html'],
+    ]
+    await raw.quic.write(0, encodeFrame(FrameType.HEADERS, encodeFieldSection(get)), true)
+    expect(await responseHeaders(raw, 0)).toContainEqual([':status', '404'])
+    raw.close()
+  })
+
+  it('garbage UDP datagrams are dropped without state', async () => {
+    const socket = dgram.createSocket('udp4')
+    const prng = new Prng(0xfe77)
+    for (let i = 0; i < 500; i++) {
+      const packet = prng.bytes(1 + prng.int(1400))
+      // Half of them look like long-header Initials, to get past the first check.
+      if (i % 2 === 0) packet[0] = 0xc0 | (packet[0]! & 0x0f)
+      await new Promise<void>((resolve) =>
+        socket.send(packet, server.port, '127.0.0.1', () => resolve()),
+      )
+    }
+    socket.close()
+    await wellBehavedEcho()
+    // None of the garbage made a connection: only the well-behaved client's may still be closing.
+    expect(server.connectionCount).toBeLessThanOrEqual(1)
+  })
+})
