@@ -74,7 +74,7 @@ export class RawClient {
 
   /** Reads `id` to its end; throws StreamResetError when the server resets it. */
   async readAll(id: number): Promise<Uint8Array> {
-    let out = new Uint8Array(0)
+    let out: Uint8Array = new Uint8Array(0)
     for (;;) {
       const r = this.quic.readCopy(id)
       if (r) {
