@@ -22,8 +22,9 @@ const chunk = crypto.getRandomValues(new Uint8Array(chunkBytes))
  */
 const wsHighWaterBytes = 8 * 1024 * 1024
 
-function openWebTransport() {
-  return new WebTransport(`${config.webTransportUrl}/bench`, {
+/** Opens a session on the server's `/up`, `/down` or `/setup` route. */
+function openWebTransport(path) {
+  return new WebTransport(`${config.webTransportUrl}${path}`, {
     serverCertificateHashes: [{ algorithm: 'sha-256', value: certificateHash }],
   })
 }
@@ -69,7 +70,7 @@ function expectCount(what, got, bytes) {
 window.ferryBench = {
   /** Page → server on one bidi stream; the server answers with the byte count it received. */
   async webTransportUp(bytes) {
-    const wt = openWebTransport()
+    const wt = openWebTransport('/up')
     await wt.ready
     const { readable, writable } = await wt.createBidirectionalStream()
     const writer = writable.getWriter()
@@ -92,7 +93,7 @@ window.ferryBench = {
 
   /** Asks for `bytes` on one bidi stream and counts them as they arrive. */
   async webTransportDown(bytes) {
-    const wt = openWebTransport()
+    const wt = openWebTransport('/down')
     await wt.ready
     const { readable, writable } = await wt.createBidirectionalStream()
     const writer = writable.getWriter()
@@ -160,7 +161,7 @@ window.ferryBench = {
   /** `new WebTransport(…)` until `ready`, in ms; the session is closed before returning. */
   async webTransportSetup() {
     const started = performance.now()
-    const wt = openWebTransport()
+    const wt = openWebTransport('/setup')
     await wt.ready
     const ms = performance.now() - started
     await closeWebTransport(wt)

@@ -20,6 +20,11 @@ const MiB = 1024 * 1024
 
 /** A hang fails its check instead of the run. A guard only: no check asserts on timing. */
 const checkTimeoutMs = 60_000
+/** How long Firefox gets to close before it is killed. */
+const closeTimeoutMs = 10_000
+
+/** Aborted by SIGINT/SIGTERM: the current check fails, the rest are skipped, cleanup runs. */
+const interrupted = new AbortController()
 
 /**
  * Keeps Firefox off the network (the machines have none, and a fetch that waits for a timeout
@@ -202,7 +207,7 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
 
 /** Loads the page afresh (as Playwright's beforeEach does) and runs one check on it. */
 async function runCheck(page: Page, pageUrl: string, c: Check): Promise<void> {
-  const signal = AbortSignal.timeout(checkTimeoutMs)
+  const signal = AbortSignal.any([AbortSignal.timeout(checkTimeoutMs), interrupted.signal])
   const run = (async () => {
     // Navigating also ends whatever a previous, timed-out check left running in the page.
     await page.goto(pageUrl, { signal })
@@ -232,6 +237,10 @@ async function launchFirefox(userDataDir: string): Promise<Browser> {
       headless: true,
       userDataDir,
       extraPrefsFirefox: firefoxPrefs,
+      // Signals are handled below, so the run unwinds through its cleanup instead.
+      handleSIGINT: false,
+      handleSIGTERM: false,
+      handleSIGHUP: false,
     })
   } catch (e) {
     throw new Error(
@@ -242,22 +251,41 @@ async function launchFirefox(userDataDir: string): Promise<Browser> {
   }
 }
 
+/** Closes Firefox politely; kills the process this run started if that does not finish. */
+async function closeFirefox(browser: Browser): Promise<void> {
+  const child = browser.process()
+  try {
+    await Promise.race([browser.close(), rejectOnAbort(AbortSignal.timeout(closeTimeoutMs))])
+  } catch (e) {
+    console.error(`closing Firefox: ${reasonOf(e)}; killing it`)
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+}
+
+/** Stops the fixture unless it is gone already (a Ctrl-C reaches it too, as a signal). */
+async function stopFixture(fixture: Child): Promise<void> {
+  const child = fixture.process
+  if (child.exitCode !== null || child.signalCode !== null) return
+  await fixture.stop()
+}
+
 async function main(): Promise<number> {
   let fixture: Child | undefined
   let browser: Browser | undefined
   let profile: string | undefined
   try {
     // Find Firefox before starting anything, so a missing one is the whole message.
-    requireFirefox()
+    const executablePath = requireFirefox()
     let pageUrl: string
     ;[fixture, { pageUrl }] = await startFixtureProcess()
     profile = await mkdtemp(join(tmpdir(), 'ferry-firefox-'))
     browser = await launchFirefox(profile)
-    console.log(`# ${await browser.version()} (${requireFirefox()})`)
-    const page = await browser.newPage()
+    console.log(`# ${await browser.version()} (${executablePath})`)
+    let page = await browser.newPage()
     let passed = 0
     let failed = 0
     for (const c of checks) {
+      if (interrupted.signal.aborted) break
       try {
         await runCheck(page, pageUrl, c)
         passed++
@@ -265,16 +293,31 @@ async function main(): Promise<number> {
       } catch (e) {
         failed++
         console.log(`✗ ${c.name}: ${reasonOf(e)}`)
+        // A check that hung may have wedged its tab; the next check gets a new one.
+        await page.close().catch(() => {})
+        page = await browser.newPage()
       }
     }
     console.log(`${passed} passed, ${failed} failed`)
-    return failed === 0 ? 0 : 1
+    return failed === 0 && !interrupted.signal.aborted ? 0 : 1
   } finally {
     // Each step guarded, so a failing one does not leave the others running.
-    await browser?.close().catch((e: unknown) => console.error(`closing Firefox: ${reasonOf(e)}`))
-    await fixture?.stop().catch((e: unknown) => console.error(`stopping fixture: ${reasonOf(e)}`))
+    if (browser) await closeFirefox(browser)
+    if (fixture) {
+      await stopFixture(fixture).catch((e: unknown) =>
+        console.error(`stopping the fixture: ${reasonOf(e)}`),
+      )
+    }
     if (profile !== undefined) await rm(profile, { recursive: true, force: true })
   }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    // A second signal means the cleanup itself is stuck.
+    if (interrupted.signal.aborted) process.exit(130)
+    interrupted.abort(new Error(`interrupted by ${signal}`))
+  })
 }
 
 main().then(

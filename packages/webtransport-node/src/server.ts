@@ -229,36 +229,45 @@ export class WebTransportServer {
     const origin = field('origin')
     if (route.origins && (!origin || !route.origins.includes(origin)))
       return refuse(Status.forbidden)
-    if (h3.sessions.size >= this.limits.maxSessionsPerConnection)
+    // Sessions still being decided count too: accept hooks run concurrently.
+    if (h3.sessions.size + h3.pendingSessions >= this.limits.maxSessionsPerConnection) {
       return refuse(Status.tooManyRequests)
-    let protocols: string[] = []
-    const offered = headers.filter(([n]) => n === 'wt-available-protocols').map(([, v]) => v)
+    }
+    h3.pendingSessions++
     try {
-      for (const value of offered) protocols.push(...parseStringList(value))
-    } catch {
-      return refuse(Status.badRequest)
+      let protocols: string[] = []
+      const offered = headers.filter(([n]) => n === 'wt-available-protocols').map(([, v]) => v)
+      try {
+        for (const value of offered) protocols.push(...parseStringList(value))
+      } catch {
+        return refuse(Status.badRequest)
+      }
+      protocols = [...new Set(protocols)]
+      const request: SessionRequest = { url, origin, protocols, headers, remote: h3.quic.remote }
+      const decision: SessionDecision = route.accept
+        ? await route.accept(request)
+        : { accept: true }
+      if (h3.isClosed) return
+      if (!decision.accept) return refuse(decision.status)
+      if (decision.protocol !== undefined && !protocols.includes(decision.protocol)) {
+        throw new TypeError(
+          `route chose protocol "${decision.protocol}" that the client did not offer`,
+        )
+      }
+      const response: [string, string][] = [
+        [':status', '200'],
+        ['sec-webtransport-http3-draft', 'draft02'],
+      ]
+      if (decision.protocol !== undefined)
+        response.push(['wt-protocol', serializeString(decision.protocol)])
+      if (decision.headers) response.push(...decision.headers)
+      const session = new WebTransportSession()
+      await h3.respond(streamId, response, false)
+      session.establish(h3, streamId, decision.protocol ?? '')
+      h3.attachSession(streamId, session)
+      route.session(session, request)
+    } finally {
+      h3.pendingSessions--
     }
-    protocols = [...new Set(protocols)]
-    const request: SessionRequest = { url, origin, protocols, headers, remote: h3.quic.remote }
-    const decision: SessionDecision = route.accept ? await route.accept(request) : { accept: true }
-    if (h3.isClosed) return
-    if (!decision.accept) return refuse(decision.status)
-    if (decision.protocol !== undefined && !protocols.includes(decision.protocol)) {
-      throw new TypeError(
-        `route chose protocol "${decision.protocol}" that the client did not offer`,
-      )
-    }
-    const response: [string, string][] = [
-      [':status', '200'],
-      ['sec-webtransport-http3-draft', 'draft02'],
-    ]
-    if (decision.protocol !== undefined)
-      response.push(['wt-protocol', serializeString(decision.protocol)])
-    if (decision.headers) response.push(...decision.headers)
-    const session = new WebTransportSession()
-    await h3.respond(streamId, response, false)
-    session.establish(h3, streamId, decision.protocol ?? '')
-    h3.attachSession(streamId, session)
-    route.session(session, request)
   }
 }

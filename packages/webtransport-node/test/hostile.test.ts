@@ -1,14 +1,13 @@
 import dgram from 'node:dgram'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { WebTransportServer } from '../src/index.js'
-import { H3 } from '../src/index.js'
+import { H3, WebTransportServer } from '../src/index.js'
 import { FrameReader, FrameType, encodeFrame } from '../src/h3/frames.js'
 import { decodeFieldSection, encodeFieldSection } from '../src/h3/qpack.js'
 import { StreamType } from '../src/h3/frames.js'
 import { encodeVarint } from '../src/h3/varint.js'
 import { StreamResetError, StreamStoppedError } from '../src/quic/connection.js'
 import { Prng } from '../src/internal/prng.js'
-import { dial, echoBidi, readAll, startServer, text } from './helpers.js'
+import { certificate, dial, echoBidi, readAll, startServer, text } from './helpers.js'
 import { RawClient, concat } from './raw.js'
 
 let server: WebTransportServer
@@ -174,5 +173,63 @@ describe('hostile clients', () => {
     await wellBehavedEcho()
     // None of the garbage made a connection: only the well-behaved client's may still be closing.
     expect(server.connectionCount).toBeLessThanOrEqual(1)
+  })
+})
+
+describe('limits and ordering', () => {
+  it('refuses sessions past maxSessionsPerConnection with 429 and streams past maxStreamsPerSession', async () => {
+    const server2 = await WebTransportServer.listen({
+      certificate: await certificate(),
+      limits: { maxSessionsPerConnection: 2, maxStreamsPerSession: 2 },
+    })
+    server2.route('/hold', { session: () => {} })
+    try {
+      const raw = await RawClient.connect(server2.port)
+      await raw.control()
+      for (const id of [0, 4, 8]) {
+        await raw.quic.write(
+          id,
+          encodeFrame(FrameType.HEADERS, encodeFieldSection(connectRequest('/hold'))),
+        )
+      }
+      expect(await responseHeaders(raw, 0)).toContainEqual([':status', '200'])
+      expect(await responseHeaders(raw, 4)).toContainEqual([':status', '200'])
+      expect(await responseHeaders(raw, 8)).toContainEqual([':status', '429'])
+      // Session 0 holds two uni streams it never reads; a third is refused.
+      const prefix = (sid: number): Uint8Array =>
+        concat(encodeVarint(StreamType.WEBTRANSPORT_UNI), encodeVarint(sid))
+      await raw.quic.write(2 + 4, concat(prefix(0), text.encode('one')))
+      await raw.quic.write(2 + 8, concat(prefix(0), text.encode('two')))
+      const third = await (async () => {
+        for (;;) await raw.quic.write(2 + 12, concat(prefix(0), new Uint8Array(1024)))
+      })().catch((e: unknown) => e)
+      expect(third).toBeInstanceOf(StreamStoppedError)
+      expect((third as StreamStoppedError).code).toBe(H3.REQUEST_REJECTED)
+      raw.close()
+    } finally {
+      await server2.close()
+    }
+  })
+
+  it('holds a stream that arrives before its session, then delivers it', async () => {
+    const raw = await RawClient.connect(server.port)
+    await raw.control()
+    // Bidi stream 4 names session 0 before the CONNECT on stream 0 is sent.
+    await raw.quic.write(
+      4,
+      concat(
+        encodeVarint(FrameType.WEBTRANSPORT_STREAM),
+        encodeVarint(0),
+        text.encode('early bird'),
+      ),
+      true,
+    )
+    await raw.quic.write(
+      0,
+      encodeFrame(FrameType.HEADERS, encodeFieldSection(connectRequest('/echo'))),
+    )
+    expect(await responseHeaders(raw, 0)).toContainEqual([':status', '200'])
+    expect(text.decode(await raw.readAll(4))).toBe('early bird')
+    raw.close()
   })
 })

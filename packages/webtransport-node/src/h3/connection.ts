@@ -86,6 +86,9 @@ type StreamState =
   | { kind: 'session'; sessionId: number }
 
 const prefixReadBytes = 16
+/** How long a stream may wait for the CONNECT of the session it names. */
+const bufferedStreamMs = 2000
+const maxRetired = 1024
 
 function isBidi(id: number): boolean {
   return (id & 2) === 0
@@ -105,6 +108,10 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     { id: number; leftover: Uint8Array; fin: boolean }[]
   >()
   private bufferedCount = 0
+  /** Request streams that did not become sessions, and sessions that ended. */
+  private readonly retired = new Set<number>()
+  /** Sessions being decided (accept hooks running) and established, for the session limit. */
+  pendingSessions = 0
   peerSettings: Map<number, number> | undefined
   private readonly settingsWaiters: (() => void)[] = []
   private nextBidi: number
@@ -220,6 +227,7 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
 
   sessionEnded(sessionId: number): void {
     this.sessions.delete(sessionId)
+    this.retire(sessionId)
     for (const [id, st] of this.streams) {
       if (st.kind === 'session' && st.sessionId === sessionId)
         this.streams.set(id, { kind: 'discard' })
@@ -271,6 +279,7 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   rejectSession(streamId: number): void {
     this.streams.set(streamId, { kind: 'discard' })
     this.quic.stopSending(streamId, H3.NO_ERROR)
+    this.retire(streamId)
     this.dropBuffered(streamId, H3.WT_SESSION_GONE)
   }
 
@@ -466,17 +475,11 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     const [sessionId, afterSession] = sid
     const leftover = st.bytes.subarray(afterSession)
     if (this.sessions.has(sessionId)) return this.deliverStream(sessionId, id, leftover, fin)
-    const known = this.streams.get(sessionId)
-    const peerBidi = isBidi(sessionId) && (sessionId & 1) === (this.isServer ? 0 : 1)
-    const couldArrive =
-      this.isServer &&
-      isBidi(sessionId) &&
-      (sessionId & 1) === 0 &&
-      known === undefined &&
-      sessionId > this.maxRequestSeen
-    if (!peerBidi && this.isServer) return this.refuseStream(id, H3.ID_ERROR)
-    if (couldArrive || (known && known.kind === 'request')) {
-      // The CONNECT may still be on its way or being decided: hold the stream, bounded.
+    // A server's sessions live on client-initiated bidi streams (ids 0 mod 4).
+    if (this.isServer && sessionId % 4 !== 0) return this.refuseStream(id, H3.ID_ERROR)
+    if (this.isServer && !this.retired.has(sessionId)) {
+      // The CONNECT may still be on its way or being decided: hold the stream, bounded in
+      // number and in time.
       if (this.bufferedCount >= this.limits.maxBufferedStreams) {
         return this.refuseStream(id, H3.WT_BUFFERED_STREAM_REJECTED)
       }
@@ -485,6 +488,7 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
       this.buffered.set(sessionId, list)
       this.bufferedCount++
       this.streams.set(id, { kind: 'session', sessionId })
+      setTimeout(() => this.expireBuffered(sessionId, id), bufferedStreamMs).unref()
       return
     }
     this.refuseStream(id, H3.WT_SESSION_GONE)
@@ -504,6 +508,25 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     this.streams.set(id, { kind: 'discard' })
     this.quic.stopSending(id, code)
     if (isBidi(id)) this.quic.resetStream(id, code)
+  }
+
+  /** A held stream whose session did not appear in time is refused. */
+  private expireBuffered(sessionId: number, id: number): void {
+    const list = this.buffered.get(sessionId)
+    const i = list?.findIndex((w) => w.id === id) ?? -1
+    if (!list || i < 0) return
+    list.splice(i, 1)
+    if (list.length === 0) this.buffered.delete(sessionId)
+    this.bufferedCount--
+    this.refuseStream(id, H3.WT_BUFFERED_STREAM_REJECTED)
+  }
+
+  /** Remembers that `id` is not (or no longer) a session, so streams naming it are refused. */
+  private retire(id: number): void {
+    this.retired.add(id)
+    // Bounded: past this many, the oldest are forgotten and streams naming them wait out
+    // `bufferedStreamMs` before being refused.
+    if (this.retired.size > maxRetired) this.retired.delete(this.retired.values().next().value!)
   }
 
   private dropBuffered(sessionId: number, code: number): void {
