@@ -279,4 +279,34 @@ describe('Node client ↔ Node server over UDP', () => {
     })
     await expect(wt.ready).rejects.toBeInstanceOf(WebTransportError)
   })
+  it('shuts down gracefully: sessions see code 0 and the reason', async () => {
+    const server = await startServer({ '/s': { session: () => {} } })
+    const wt = await dial(server, '/s')
+    await wt.ready
+    await server.close()
+    expect(await wt.closed).toEqual({ closeCode: 0, reason: 'server shutting down' })
+  })
+
+  it('rotates its certificate for new connections while live sessions continue', async () => {
+    const { createCertificate, WebTransport } = await import('../src/index.js')
+    const server = await serve({ '/echo': { session: (s) => void echoBidi(s) } })
+    const before = await dial(server, '/echo')
+    await before.ready
+    const next = await createCertificate()
+    server.setCertificate(next)
+    const pinnedToNew = new WebTransport(`https://127.0.0.1:${server.port}/echo`, {
+      serverCertificateHashes: [{ algorithm: 'sha-256', value: next.hash }],
+    })
+    await pinnedToNew.ready
+    const pinnedToOld = await dial(server, '/echo')
+    await expect(pinnedToOld.ready).rejects.toBeInstanceOf(WebTransportError)
+    // The session made before the rotation still works.
+    const { readable, writable } = await before.createBidirectionalStream()
+    const w = writable.getWriter()
+    await w.write(text.encode('old cert, still fine'))
+    await w.close()
+    expect(text.decode(await readAll(readable))).toBe('old cert, still fine')
+    before.close()
+    pinnedToNew.close()
+  })
 })
