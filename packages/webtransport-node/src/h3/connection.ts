@@ -116,11 +116,8 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   private readonly settingsWaiters: (() => void)[] = []
   private nextBidi: number
   private nextUni: number
-  private readonly openWaiters: {
-    bidi: boolean
-    resolve: (id: number) => void
-    reject: (e: Error) => void
-  }[] = []
+  private readonly openWaiters: { bidi: boolean; open: () => void; reject: (e: Error) => void }[] =
+    []
   private controlStreamId = -1
   private maxRequestSeen = -1
   private goawaySent = false
@@ -203,16 +200,12 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
 
   // ---- SessionHost ----
 
-  async openStream(sessionId: number, bidi: boolean): Promise<number> {
-    const id = await this.reserveStream(bidi)
+  openStream(sessionId: number, bidi: boolean): Promise<number> {
     const prefix = concat(
       encodeVarint(bidi ? FrameType.WEBTRANSPORT_STREAM : StreamType.WEBTRANSPORT_UNI),
       encodeVarint(sessionId),
     )
-    // The prefix is a few bytes on a fresh stream: quiche takes it at once or fails outright.
-    await this.quic.write(id, prefix)
-    if (bidi) this.streams.set(id, { kind: 'session', sessionId })
-    return id
+    return this.openWith(bidi, prefix, bidi ? { kind: 'session', sessionId } : undefined)
   }
 
   async sendCapsule(sessionId: number, capsule: Uint8Array, fin: boolean): Promise<void> {
@@ -243,15 +236,12 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   }
 
   /** Sends a request header section on a new bidi stream (client). */
-  async request(headers: [string, string][]): Promise<number> {
-    const id = await this.reserveStream(true)
-    this.streams.set(id, {
+  request(headers: [string, string][]): Promise<number> {
+    return this.openWith(true, encodeFrame(FrameType.HEADERS, encodeFieldSection(headers)), {
       kind: 'request',
       reader: new FrameReader({ maxFrameBytes: this.limits.maxHeaderBytes }),
       headersSeen: false,
     })
-    await this.quic.write(id, encodeFrame(FrameType.HEADERS, encodeFieldSection(headers)))
-    return id
   }
 
   /** Makes `streamId` (a request stream) the CONNECT stream of a WebTransport session. */
@@ -307,38 +297,38 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     return id
   }
 
-  private reserveStream(bidi: boolean): Promise<number> {
-    if (this.isClosed) return Promise.reject(new Http3Error(H3.NO_ERROR, 'connection closed'))
-    const left = bidi
-      ? this.quic.native.peerStreamsLeftBidi()
-      : this.quic.native.peerStreamsLeftUni()
-    if (left > this.pendingOpens(bidi) && this.openWaiters.length === 0) {
-      return Promise.resolve(this.takeId(bidi))
-    }
-    return new Promise((resolve, reject) => this.openWaiters.push({ bidi, resolve, reject }))
+  /**
+   * Opens a stream with its first bytes, waiting for the peer's stream credit (MAX_STREAMS)
+   * when there is none. Taking the id and writing happen together, so quiche counts the stream
+   * before the next opener asks how many are left.
+   */
+  private openWith(bidi: boolean, first: Uint8Array, state?: StreamState): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const open = (): void => {
+        const id = bidi ? this.nextBidi : this.nextUni
+        if (bidi) this.nextBidi += 4
+        else this.nextUni += 4
+        if (state) this.streams.set(id, state)
+        this.quic.write(id, first).then(() => resolve(id), reject)
+      }
+      if (this.isClosed) reject(new Http3Error(H3.NO_ERROR, 'connection closed'))
+      else if (this.openWaiters.length === 0 && this.streamsLeft(bidi) > 0) open()
+      else this.openWaiters.push({ bidi, open, reject })
+    })
   }
 
-  private pendingOpens(_bidi: boolean): number {
-    return 0
+  private streamsLeft(bidi: boolean): number {
+    const native = this.quic.native
+    return bidi ? native.peerStreamsLeftBidi() : native.peerStreamsLeftUni()
   }
 
-  private takeId(bidi: boolean): number {
-    if (!bidi) return this.allocateUni()
-    const id = this.nextBidi
-    this.nextBidi += 4
-    return id
-  }
-
-  /** Hands out stream ids to openers that waited for the peer's MAX_STREAMS. */
-  retryOpens(): void {
-    while (this.openWaiters.length > 0) {
+  /** Opens the streams that waited for the peer's MAX_STREAMS, in order. */
+  afterPass(): void {
+    while (this.openWaiters.length > 0 && !this.isClosed) {
       const w = this.openWaiters[0]!
-      const left = w.bidi
-        ? this.quic.native.peerStreamsLeftBidi()
-        : this.quic.native.peerStreamsLeftUni()
-      if (left <= 0) return
+      if (this.streamsLeft(w.bidi) <= 0) return
       this.openWaiters.shift()
-      w.resolve(this.takeId(w.bidi))
+      w.open()
     }
   }
 
@@ -349,7 +339,6 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   }
 
   private readStream(id: number): void {
-    this.retryOpens()
     let st = this.streams.get(id)
     if (!st) {
       const peerInitiated = (id & 1) === (this.isServer ? 0 : 1)

@@ -11,6 +11,8 @@ export interface QuicConnectionHandler {
   datagram(data: Uint8Array): void
   /** The connection is gone; nothing more will be heard. */
   closed(info: QuicCloseInfo): void
+  /** Runs at the end of each pass's receive work (stream credit may have grown). */
+  afterPass?(): void
 }
 
 /** Why a connection ended, from whichever side closed it. */
@@ -139,6 +141,7 @@ export class QuicConnection {
         this.handler.datagram(d)
       }
       this.retryWrites()
+      this.handler.afterPass?.()
     }
     this.flush()
     if (this.requeue()) this.flush()
