@@ -19,5 +19,5 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['e2e/fixture/*.js'], languageOptions: { globals: globals.browser } },
+  { files: ['e2e/fixture/*.js', 'bench/*.js'], languageOptions: { globals: globals.browser } },
 )

@@ -1,12 +1,12 @@
 // Browser side of `bench/transport.ts`. Plain JavaScript served as-is by the bench's HTTP
 // server; every function returns milliseconds measured with `performance.now()` in the page, so
 // WebTransport and WebSocket are timed by the same clock the same way.
-/* global WebTransport */
+// The repo's ESLint config gives browser globals to e2e/fixture/*.js only; these are this page's.
+/* global WebTransport, WebSocket, fetch, crypto, performance, setTimeout, TextEncoder,
+   TextDecoder, window, document */
 
 const config = await (await fetch('/config.json')).json()
-const certificateHash = Uint8Array.from(config.certificateHash.match(/../g), (h) =>
-  parseInt(h, 16),
-)
+const certificateHash = Uint8Array.from(config.certificateHash.match(/../g), (h) => parseInt(h, 16))
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
@@ -51,7 +51,7 @@ function closedSocket(ws) {
 
 async function readAll(readable) {
   let text = ''
-  for (const reader = readable.getReader(); ; ) {
+  for (const reader = readable.getReader(); ;) {
     const { value, done } = await reader.read()
     if (done) return text + decoder.decode()
     text += decoder.decode(value, { stream: true })
@@ -101,7 +101,7 @@ window.ferryBench = {
     await writer.write(encoder.encode(String(bytes)))
     await writer.close()
     let got = 0
-    for (const reader = readable.getReader(); ; ) {
+    for (const reader = readable.getReader(); ;) {
       const { value, done } = await reader.read()
       if (done) break
       got += value.byteLength

@@ -243,7 +243,8 @@ async function run(page: Page, browserVersion: string): Promise<void> {
     for (const direction of ['up', 'down']) {
       const pair = active.filter((t) => t.label.endsWith(direction))
       if (round % 2) pair.reverse()
-      for (const t of pair) samples.get(t.key)!.push(mibPerSecond(await measure(page, t.run, transferBytes)))
+      for (const t of pair)
+        samples.get(t.key)!.push(mibPerSecond(await measure(page, t.run, transferBytes)))
     }
     process.stderr.write(`round ${round + 1}/${rounds} done\n`)
   }

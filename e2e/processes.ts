@@ -29,7 +29,7 @@ export async function startChild<T>(
     })
   })
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null) return
+    if (child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
     child.kill('SIGTERM')
     await exited

@@ -198,25 +198,57 @@ const checks: Check[] = [
   },
 ]
 
-/** Rejects with a TimeoutError once `signal` aborts; never settles otherwise. */
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true })
+/**
+ * Settles as `work` does, or rejects once `ms` pass or `also` aborts, whichever comes first.
+ * `work` may keep running after losing; its later rejection is dropped, it is not news any more.
+ *
+ * A timer and an AbortController, not `AbortSignal.any([AbortSignal.timeout(ms), …])`: Node 20
+ * garbage-collects such a signal while only its listener refers to it, and then it never fires
+ * (seen here: a page stuck in a busy loop waited out puppeteer's 180 s protocol timeout).
+ *
+ * @throws {DOMException} a `TimeoutError` naming `what`, or `also`'s reason.
+ */
+async function deadline<T>(
+  what: string,
+  ms: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  also?: AbortSignal,
+): Promise<T> {
+  const expired = new AbortController()
+  const timer = setTimeout(
+    () => expired.abort(new DOMException(`${what} took over ${ms / 1000} s`, 'TimeoutError')),
+    ms,
+  )
+  const forward = (): void => expired.abort(also?.reason)
+  if (also?.aborted) forward()
+  also?.addEventListener('abort', forward, { once: true })
+  const lost = new Promise<never>((_, reject) => {
+    const fail = (): void => reject(expired.signal.reason as Error)
+    if (expired.signal.aborted) fail()
+    expired.signal.addEventListener('abort', fail, { once: true })
   })
+  try {
+    const running = work(expired.signal)
+    running.catch(() => {})
+    return await Promise.race([running, lost])
+  } finally {
+    clearTimeout(timer)
+    also?.removeEventListener('abort', forward)
+  }
 }
 
 /** Loads the page afresh (as Playwright's beforeEach does) and runs one check on it. */
 async function runCheck(page: Page, pageUrl: string, c: Check): Promise<void> {
-  const signal = AbortSignal.any([AbortSignal.timeout(checkTimeoutMs), interrupted.signal])
-  const run = (async () => {
-    // Navigating also ends whatever a previous, timed-out check left running in the page.
-    await page.goto(pageUrl, { signal })
-    await page.waitForSelector('#state[data-ready="true"]', { signal })
-    await c.run(page)
-  })()
-  // A check that loses the race still settles later; its rejection is not news any more.
-  run.catch(() => {})
-  await Promise.race([run, rejectOnAbort(signal)])
+  await deadline(
+    'the check',
+    checkTimeoutMs,
+    async (signal) => {
+      await page.goto(pageUrl, { signal })
+      await page.waitForSelector('#state[data-ready="true"]', { signal })
+      await c.run(page)
+    },
+    interrupted.signal,
+  )
 }
 
 function reasonOf(e: unknown): string {
@@ -255,18 +287,28 @@ async function launchFirefox(userDataDir: string): Promise<Browser> {
 async function closeFirefox(browser: Browser): Promise<void> {
   const child = browser.process()
   try {
-    await Promise.race([browser.close(), rejectOnAbort(AbortSignal.timeout(closeTimeoutMs))])
+    await deadline('closing Firefox', closeTimeoutMs, () => browser.close())
   } catch (e) {
     console.error(`closing Firefox: ${reasonOf(e)}; killing it`)
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   }
 }
 
-/** Stops the fixture unless it is gone already (a Ctrl-C reaches it too, as a signal). */
+/**
+ * Stops the fixture, and kills it if that does not finish. A process already gone is skipped:
+ * a Ctrl-C reaches the fixture as well, and `Child.stop()` waits for an exit that a signal-killed
+ * child (exitCode null) has already had.
+ */
 async function stopFixture(fixture: Child): Promise<void> {
   const child = fixture.process
-  if (child.exitCode !== null || child.signalCode !== null) return
-  await fixture.stop()
+  const gone = (): boolean => child.exitCode !== null || child.signalCode !== null
+  if (gone()) return
+  try {
+    await deadline('stopping the fixture', closeTimeoutMs, () => fixture.stop())
+  } catch (e) {
+    console.error(`${reasonOf(e)}; killing it`)
+    if (!gone()) child.kill('SIGKILL')
+  }
 }
 
 async function main(): Promise<number> {
@@ -281,12 +323,14 @@ async function main(): Promise<number> {
     profile = await mkdtemp(join(tmpdir(), 'ferry-firefox-'))
     browser = await launchFirefox(profile)
     console.log(`# ${await browser.version()} (${executablePath})`)
-    let page = await browser.newPage()
+    let page: Page | undefined
     let passed = 0
     let failed = 0
     for (const c of checks) {
       if (interrupted.signal.aborted) break
       try {
+        // Inside the try: if Firefox died, every remaining check fails saying so.
+        page ??= await browser.newPage()
         await runCheck(page, pageUrl, c)
         passed++
         console.log(`✓ ${c.name}`)
@@ -294,8 +338,11 @@ async function main(): Promise<number> {
         failed++
         console.log(`✗ ${c.name}: ${reasonOf(e)}`)
         // A check that hung may have wedged its tab; the next check gets a new one.
-        await page.close().catch(() => {})
-        page = await browser.newPage()
+        const wedged = page
+        page = undefined
+        await deadline('closing the tab', closeTimeoutMs, async () => wedged?.close()).catch(
+          () => {},
+        )
       }
     }
     console.log(`${passed} passed, ${failed} failed`)
@@ -303,21 +350,15 @@ async function main(): Promise<number> {
   } finally {
     // Each step guarded, so a failing one does not leave the others running.
     if (browser) await closeFirefox(browser)
-    if (fixture) {
-      await stopFixture(fixture).catch((e: unknown) =>
-        console.error(`stopping the fixture: ${reasonOf(e)}`),
-      )
-    }
+    if (fixture) await stopFixture(fixture)
     if (profile !== undefined) await rm(profile, { recursive: true, force: true })
   }
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    // A second signal means the cleanup itself is stuck.
-    if (interrupted.signal.aborted) process.exit(130)
-    interrupted.abort(new Error(`interrupted by ${signal}`))
-  })
+  // Not a second-signal escape hatch: tsx relays the terminal's Ctrl-C, so one press arrives
+  // twice. Every cleanup step has its own bound instead.
+  process.on(signal, () => interrupted.abort(new Error(`interrupted by ${signal}`)))
 }
 
 main().then(
