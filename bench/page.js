@@ -1,9 +1,6 @@
 // Browser side of `bench/transport.ts`. Plain JavaScript served as-is by the bench's HTTP
 // server; every function returns milliseconds measured with `performance.now()` in the page, so
 // WebTransport and WebSocket are timed by the same clock the same way.
-// The repo's ESLint config gives browser globals to e2e/fixture/*.js only; these are this page's.
-/* global WebTransport, WebSocket, fetch, crypto, performance, setTimeout, TextEncoder,
-   TextDecoder, window, document */
 
 const config = await (await fetch('/config.json')).json()
 const certificateHash = Uint8Array.from(config.certificateHash.match(/../g), (h) => parseInt(h, 16))
