@@ -88,6 +88,11 @@ export class QuicConnection {
   private established = false
   private finished = false
   private timer: NodeJS.Timeout | undefined
+  private timerDeadline = 0
+  /** Packets arrived, or a reader freed flow control, since the last pass. */
+  private stirred = true
+  /** The `recv` info handed to quiche for every packet of this connection. */
+  readonly recvInfo: { from: HostPort; to: HostPort }
   private sendChunk = new Uint8Array(chunkBytes)
   private sendOffset = 0
   private readonly scratch = new Uint8Array(chunkBytes)
@@ -99,7 +104,21 @@ export class QuicConnection {
     readonly native: NativeConnection,
     private readonly host: QuicHost,
     readonly remote: HostPort,
-  ) {}
+    local: HostPort,
+  ) {
+    this.recvInfo = { from: remote, to: local }
+  }
+
+  /** Feeds one received UDP payload to quiche; the pass that follows handles the rest. */
+  recv(packet: Uint8Array): void {
+    this.stirred = true
+    try {
+      this.native.recv(packet, this.recvInfo)
+    } catch {
+      // A packet quiche rejects (undecryptable, duplicate) is dropped; fatal errors close the
+      // connection, which the next pass notices.
+    }
+  }
 
   get isEstablished(): boolean {
     return this.established
@@ -116,6 +135,7 @@ export class QuicConnection {
 
   /** Asks for a pass in this event-loop turn's batch (after reading frees flow control). */
   wantPass(): void {
+    this.stirred = true
     this.host.schedule(this)
   }
 
@@ -127,7 +147,10 @@ export class QuicConnection {
       this.established = true
       this.handler?.established()
     }
-    if (this.established && this.handler) {
+    // Only packets or freed flow control change what is readable; a pass that only sends
+    // (a burst continuing) skips the scan.
+    if (this.established && this.handler && this.stirred) {
+      this.stirred = false
       const readable = [...native.readable()]
       for (const id of readable) this.handler.streamReadable(id)
       for (;;) {
@@ -397,13 +420,27 @@ export class QuicConnection {
     }
   }
 
+  /**
+   * Keeps one timer at quiche's next deadline. A timer already due no later than the new
+   * deadline is kept (an early `onTimeout()` is a no-op in quiche, and the pass after it re-arms),
+   * which spares a clearTimeout/setTimeout pair on nearly every pass.
+   */
   private armTimer(): void {
-    if (this.timer) clearTimeout(this.timer)
-    this.timer = undefined
     if (this.moreToSend) return
     const ms = this.native.timeout()
-    if (ms === null) return
-    this.timer = setTimeout(() => this.onTimeout(), ms)
+    if (ms === null) {
+      if (this.timer) clearTimeout(this.timer)
+      this.timer = undefined
+      return
+    }
+    const deadline = performance.now() + ms
+    if (this.timer && this.timerDeadline <= deadline) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timerDeadline = deadline
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      this.onTimeout()
+    }, ms)
   }
 
   private finish(): void {

@@ -23,10 +23,9 @@ export interface QuicEndpointOptions {
   socketBufferBytes?: number
 }
 
+/** A connection id as a map key: its bytes as a Latin-1 string (one char per byte). */
 function cidKey(cid: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < cid.length; i++) s += String.fromCharCode(cid[i]!)
-  return s
+  return Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('latin1')
 }
 
 /**
@@ -50,9 +49,7 @@ export class QuicEndpoint implements QuicHost {
     const a = socket.address()
     this.local = { host: a.address, port: a.port }
     this.maxConnections = options.maxConnections ?? 1024
-    socket.on('message', (msg, rinfo) =>
-      this.receive(msg, { host: rinfo.address, port: rinfo.port }),
-    )
+    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo))
   }
 
   /** Binds a UDP socket. `host` decides the address family (default `127.0.0.1`). */
@@ -92,7 +89,7 @@ export class QuicEndpoint implements QuicHost {
   connect(serverName: string, remote: HostPort, config: NativeConfig): QuicConnection {
     const scid = new Uint8Array(randomBytes(cidLength))
     const native = quiche.Connection.connect(serverName, scid, this.local, remote, config)
-    const conn = new QuicConnection(native, this, remote)
+    const conn = new QuicConnection(native, this, remote, this.local)
     this.register(conn, scid)
     this.schedule(conn)
     return conn
@@ -153,14 +150,14 @@ export class QuicEndpoint implements QuicHost {
     for (const conn of batch) conn.process()
   }
 
-  private receive(msg: Buffer, from: HostPort): void {
+  private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     let conn: QuicConnection | undefined
     const first = msg[0]
     if (first === undefined) return
     if ((first & 0x80) === 0) {
       // Short header: the destination connection id follows the first byte.
       if (msg.length < 1 + cidLength) return
-      conn = this.table.get(cidKey(msg.subarray(1, 1 + cidLength)))
+      conn = this.table.get(msg.toString('latin1', 1, 1 + cidLength))
     } else {
       let header
       try {
@@ -169,15 +166,10 @@ export class QuicEndpoint implements QuicHost {
         return // Not a QUIC packet: drop it without state.
       }
       conn = this.table.get(cidKey(header.dcid))
-      if (!conn) conn = this.accept(msg, header, from)
+      if (!conn) conn = this.accept(msg, header, { host: rinfo.address, port: rinfo.port })
     }
     if (!conn) return
-    try {
-      conn.native.recv(msg, { from, to: this.local })
-    } catch {
-      // A packet quiche rejects (undecryptable, duplicate) is dropped; fatal errors close the
-      // connection, which the next pass notices.
-    }
+    conn.recv(msg)
     this.schedule(conn)
   }
 
@@ -203,7 +195,7 @@ export class QuicEndpoint implements QuicHost {
     const odcid = new Uint8Array(header.dcid)
     // `odcid` goes to quiche only after a Retry; without one it is just another routing key.
     const native = quiche.Connection.accept(scid, null, this.local, from, configure())
-    const conn = new QuicConnection(native, this, from)
+    const conn = new QuicConnection(native, this, from, this.local)
     this.register(conn, scid, odcid)
     this.options.onConnection?.(conn)
     return conn
