@@ -47,6 +47,12 @@ export class Http3Error extends Error {
   }
 }
 
+/** An HTTP/3 error confined to one request stream: that stream is reset, the connection lives. */
+export class Http3StreamError extends Http3Error {
+  static override readonly name = 'Http3StreamError'
+  override readonly name = 'Http3StreamError'
+}
+
 /** A QPACK field section that cannot be decoded (always `QPACK_DECOMPRESSION_FAILED`). */
 export class QpackError extends Http3Error {
   static override readonly name = 'QpackError'

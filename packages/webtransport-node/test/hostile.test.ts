@@ -8,7 +8,8 @@ import { encodeVarint } from '../src/h3/varint.js'
 import { StreamResetError, StreamStoppedError } from '../src/quic/connection.js'
 import { Prng } from '../src/internal/prng.js'
 import { certificate, dial, echoBidi, readAll, startServer, text } from './helpers.js'
-import { RawClient, concat } from './raw.js'
+import { concat } from '../src/internal/bytes.js'
+import { RawClient } from './raw.js'
 
 let server: WebTransportServer
 
@@ -33,6 +34,13 @@ async function wellBehavedEcho(): Promise<void> {
 const connectRequest = (path: string): [string, string][] => [
   [':method', 'CONNECT'],
   [':protocol', 'webtransport'],
+  [':scheme', 'https'],
+  [':authority', 'localhost'],
+  [':path', path],
+]
+
+const getRequest = (path: string): [string, string][] => [
+  [':method', 'GET'],
   [':scheme', 'https'],
   [':authority', 'localhost'],
   [':path', path],
@@ -115,12 +123,7 @@ describe('hostile clients', () => {
     const raw = await RawClient.connect(server.port)
     await raw.control()
     // Stream 0 is an ordinary request (404): it never becomes a session.
-    const get: [string, string][] = [
-      [':method', 'GET'],
-      [':scheme', 'https'],
-      [':authority', 'localhost'],
-      [':path', '/'],
-    ]
+    const get = getRequest('/')
     await raw.quic.write(0, encodeFrame(FrameType.HEADERS, encodeFieldSection(get)), true)
     expect(await responseHeaders(raw, 0)).toContainEqual([':status', '404'])
     // A WebTransport bidi stream claiming session 0.
@@ -147,12 +150,7 @@ describe('hostile clients', () => {
   it('an ordinary HTTP/3 request gets a status instead of hanging', async () => {
     const raw = await RawClient.connect(server.port)
     await raw.control()
-    const get: [string, string][] = [
-      [':method', 'GET'],
-      [':scheme', 'https'],
-      [':authority', 'localhost'],
-      [':path', '/index.html'],
-    ]
+    const get = getRequest('/index.html')
     await raw.quic.write(0, encodeFrame(FrameType.HEADERS, encodeFieldSection(get)), true)
     expect(await responseHeaders(raw, 0)).toContainEqual([':status', '404'])
     raw.close()

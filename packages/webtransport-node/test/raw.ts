@@ -4,6 +4,7 @@ import { QuicEndpoint } from '../src/quic/endpoint.js'
 import { FrameType, StreamType, encodeFrame } from '../src/h3/frames.js'
 import { Setting, encodeSettings } from '../src/h3/settings.js'
 import { encodeVarint } from '../src/h3/varint.js'
+import { concat } from '../src/internal/bytes.js'
 
 /**
  * A bare QUIC client for hostile-peer tests: it speaks whatever bytes a test hands it, so it can
@@ -89,14 +90,4 @@ export class RawClient {
   close(): void {
     this.quic.close(0x100)
   }
-}
-
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
 }

@@ -1,4 +1,4 @@
-import { H3, Http3Error, LimitError } from '../errors.js'
+import { H3, Http3Error, Http3StreamError, LimitError } from '../errors.js'
 import type { QuicCloseInfo, QuicConnection, QuicConnectionHandler } from '../quic/connection.js'
 import { StreamResetError } from '../quic/connection.js'
 import { CapsuleReader } from '../wt/capsules.js'
@@ -6,6 +6,7 @@ import { FrameReader, FrameType, StreamType, encodeFrame, encodeGoaway } from '.
 import { decodeFieldSection, encodeFieldSection } from './qpack.js'
 import { Setting, decodeSettings, encodeSettings } from './settings.js'
 import { encodeVarint, readVarint } from './varint.js'
+import { concat } from '../internal/bytes.js'
 
 /** Limits of one HTTP/3 connection; every one is enforced with a typed error or a status. */
 export interface Http3Limits {
@@ -604,9 +605,7 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     if (now?.kind === 'connect') return this.readConnect(id, now, fin)
     if (fin && now?.kind === 'request' && !now.headersSeen) {
       this.streams.delete(id)
-      throw Object.assign(new Http3Error(H3.REQUEST_INCOMPLETE, 'request ended before headers'), {
-        stream: true,
-      })
+      throw new Http3StreamError(H3.REQUEST_INCOMPLETE, 'request ended before headers')
     }
     if (fin && now?.kind === 'request') this.streams.delete(id)
   }
@@ -654,7 +653,7 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
 
   /** Turns an error while reading `id` into the stream or connection error the spec names. */
   private fail(id: number, e: unknown): void {
-    if (e instanceof Http3Error && (e as Http3Error & { stream?: boolean }).stream) {
+    if (e instanceof Http3StreamError) {
       this.refuseStream(id, e.code)
       return
     }
@@ -677,17 +676,4 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
       throw e
     })
   }
-}
-
-/** Concatenates byte arrays into a new one. */
-export function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
 }

@@ -13,20 +13,7 @@ import {
   type Frame,
 } from './frames.js'
 import { encodeVarint } from './varint.js'
-
-const hex = (s: string): Uint8Array =>
-  Uint8Array.from(s.replace(/ /g, '').match(/../g) ?? [], (b) => parseInt(b, 16))
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
+import { concat, fromHex as hex, toHex } from '../internal/bytes.js'
 
 /** Everything `next()` yields now, with DATA pieces of each frame joined. */
 function drain(reader: FrameReader): { type: number; payload: string }[] {

@@ -4,11 +4,7 @@ import { Prng } from '../internal/prng.js'
 import { isReservedType } from './frames.js'
 import { decodeSettings, encodeSettings, Setting } from './settings.js'
 import { readVarintBig } from './varint.js'
-
-const hex = (s: string): Uint8Array =>
-  Uint8Array.from(s.replace(/ /g, '').match(/../g) ?? [], (b) => parseInt(b, 16))
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+import { fromHex as hex, toHex } from '../internal/bytes.js'
 
 const opts = { maxEntries: 32 }
 const codeOf = (f: () => unknown): number | undefined => {

@@ -8,10 +8,7 @@ import {
   varintLength,
   writeVarint,
 } from './varint.js'
-
-const hex = (s: string): Uint8Array => Uint8Array.from(s.match(/../g) ?? [], (b) => parseInt(b, 16))
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+import { fromHex as hex, toHex } from '../internal/bytes.js'
 
 describe('varint', () => {
   it('decodes the RFC 9000 §A.1 vectors', () => {

@@ -11,20 +11,8 @@ import {
   MAX_CLOSE_REASON_BYTES,
   type Capsule,
 } from './capsules.js'
+import { concat, fromHex as hex, toHex } from '../internal/bytes.js'
 
-const hex = (s: string): Uint8Array =>
-  Uint8Array.from(s.replace(/ /g, '').match(/../g) ?? [], (b) => parseInt(b, 16))
-const toHex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let offset = 0
-  for (const p of parts) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
 const capsule = (type: number, value: Uint8Array): Uint8Array =>
   concat(encodeVarint(type), encodeVarint(value.length), value)
 const drain = (reader: CapsuleReader): Capsule[] => {

@@ -1,6 +1,6 @@
 import { H3 } from '../errors.js'
 import type { SessionEvents, SessionHost } from '../h3/connection.js'
-import { concat } from '../h3/connection.js'
+import { concat } from '../internal/bytes.js'
 import type { QuicCloseInfo } from '../quic/connection.js'
 import { CapsuleType, decodeCloseSession, encodeCloseSession } from './capsules.js'
 import { WebTransportError } from './error.js'
