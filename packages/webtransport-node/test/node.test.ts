@@ -309,4 +309,20 @@ describe('Node client ↔ Node server over UDP', () => {
     before.close()
     pinnedToNew.close()
   })
+  it('forgets finished streams, so a long session does not grow its stream table', async () => {
+    const server = await serve({ '/echo': { session: (s) => void echoBidi(s) } })
+    const wt = await dial(server, '/echo')
+    for (let i = 0; i < 200; i++) {
+      const { readable, writable } = await wt.createBidirectionalStream()
+      const w = writable.getWriter()
+      await w.write(text.encode(`round ${i}`))
+      await w.close()
+      expect(text.decode(await readAll(readable))).toBe(`round ${i}`)
+    }
+    // Internals on purpose: what is being checked is the absence of a leak.
+    const h3 = (wt as unknown as { h3: { streams: Map<number, unknown> } }).h3
+    // Control, QPACK and CONNECT streams remain; the 200 echo streams are gone.
+    expect(h3.streams.size).toBeLessThan(10)
+    wt.close()
+  })
 })

@@ -50,6 +50,8 @@ export interface SessionHost {
   datagramPrefix(sessionId: number): Uint8Array
   /** The session is over; forget it. */
   sessionEnded(sessionId: number): void
+  /** Both halves of stream `id` are over; forget it. */
+  streamDone(id: number): void
 }
 
 /** What the connection tells a session. */
@@ -217,6 +219,10 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
 
   datagramPrefix(sessionId: number): Uint8Array {
     return encodeVarint(sessionId / 4)
+  }
+
+  streamDone(id: number): void {
+    if (this.streams.get(id)?.kind === 'session') this.streams.delete(id)
   }
 
   sessionEnded(sessionId: number): void {

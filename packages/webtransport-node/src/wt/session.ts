@@ -43,6 +43,8 @@ export class WebTransportSession implements SessionEvents {
   /** @internal */ id = -1
   private readonly readers = new Map<number, IncomingStream>()
   private readonly writers = new Map<number, OutgoingStream>()
+  /** Streams whose reading we cancelled (see {@link WebTransportSession.forgetIfDone}). */
+  private readonly cancelled = new Set<number>()
   private bidiController!: ReadableStreamDefaultController<WebTransportBidirectionalStream>
   private uniController!: ReadableStreamDefaultController<ReadableStream<Uint8Array>>
   private datagramController!: ReadableStreamDefaultController<Uint8Array>
@@ -275,15 +277,32 @@ export class WebTransportSession implements SessionEvents {
     leftover: Uint8Array | undefined,
     fin: boolean,
   ): IncomingStream {
-    const reader = new IncomingStream(host.quic, id, leftover, fin, () => this.readers.delete(id))
+    const reader = new IncomingStream(host.quic, id, leftover, fin, (ended) => {
+      this.readers.delete(id)
+      if (ended) this.forgetIfDone(host, id)
+      else this.cancelled.add(id)
+    })
     if (!fin) this.readers.set(id, reader)
     return reader
   }
 
   private makeWriter(host: SessionHost, id: number): OutgoingStream {
-    const writer = new OutgoingStream(host.quic, id, () => this.writers.delete(id))
+    const writer = new OutgoingStream(host.quic, id, () => {
+      this.writers.delete(id)
+      this.forgetIfDone(host, id)
+    })
     this.writers.set(id, writer)
     return writer
+  }
+
+  /**
+   * Once both halves of a stream are over, the connection may forget it. A stream whose reading
+   * we cancelled stays known, so that bytes the peer sends before it sees STOP_SENDING are
+   * recognised and dropped.
+   */
+  private forgetIfDone(host: SessionHost, id: number): void {
+    if (this.readers.has(id) || this.writers.has(id) || this.cancelled.has(id)) return
+    host.streamDone(id)
   }
 
   private maxDatagramSize(): number {

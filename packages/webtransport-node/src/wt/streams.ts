@@ -41,7 +41,8 @@ export class IncomingStream {
     readonly id: number,
     leftover: Uint8Array | undefined,
     fin: boolean,
-    private readonly onDone: () => void,
+    /** Called once; `ended` when the peer's FIN or reset was read (nothing more can come). */
+    private readonly onDone: (ended: boolean) => void,
   ) {
     this.readable = new ReadableStream(
       {
@@ -52,7 +53,7 @@ export class IncomingStream {
             controller.enqueue(leftover as Uint8Array<ArrayBuffer>)
           if (fin) {
             // The whole stream arrived with its prefix.
-            this.done = true
+            this.finish(true)
             controller.close()
           }
         },
@@ -62,7 +63,7 @@ export class IncomingStream {
           return new Promise<void>((resolve) => (this.wake = resolve))
         },
         cancel: (reason) => {
-          this.finish()
+          this.finish(false)
           conn.stopSending(id, webtransportToHttp3(streamErrorCodeOf(reason)))
         },
       },
@@ -78,7 +79,7 @@ export class IncomingStream {
   /** The session ended: error the readable and stop the peer's sending. */
   abort(error: Error, code: number = H3.NO_ERROR): void {
     if (this.done) return
-    this.finish()
+    this.finish(false)
     this.controller.error(error)
     this.conn.stopSending(this.id, code)
   }
@@ -91,7 +92,7 @@ export class IncomingStream {
       try {
         r = this.conn.readCopy(this.id, readChunkBytes)
       } catch (e) {
-        this.finish()
+        this.finish(true)
         this.controller.error(
           e instanceof StreamResetError
             ? toStreamError(e.code, 'reset')
@@ -105,7 +106,7 @@ export class IncomingStream {
       progressed = true
       if (bytes.length > 0) this.controller.enqueue(bytes)
       if (fin) {
-        this.finish()
+        this.finish(true)
         this.controller.close()
         break
       }
@@ -123,10 +124,10 @@ export class IncomingStream {
     wake?.()
   }
 
-  private finish(): void {
+  private finish(ended: boolean): void {
     if (this.done) return
     this.done = true
-    this.onDone()
+    this.onDone(ended)
   }
 }
 
