@@ -9,7 +9,11 @@ export type {
 export { WebTransport } from './client.js'
 export type { WebTransportHash, WebTransportOptions } from './client.js'
 export { WebTransportSession } from './wt/session.js'
-export type { WebTransportCloseInfo, WebTransportDatagramDuplexStream } from './wt/session.js'
+export type {
+  WebTransportCloseInfo,
+  WebTransportConnectionStats,
+  WebTransportDatagramDuplexStream,
+} from './wt/session.js'
 export type { WebTransportBidirectionalStream } from './wt/streams.js'
 export { WebTransportError } from './wt/error.js'
 export type { WebTransportErrorOptions } from './wt/error.js'

@@ -219,6 +219,11 @@ describe('Node client ↔ Node server over UDP', () => {
       }),
     )
     results.forEach((r, i) => expect(r).toBe(`stream ${i} `.repeat(100)))
+    const stats = await wt.getStats()
+    // 300 streams of ~1 KiB went each way through this connection.
+    expect(stats.bytesSent).toBeGreaterThan(300_000)
+    expect(stats.bytesReceived).toBeGreaterThan(300_000)
+    expect(stats.packetsReceived).toBeGreaterThan(0)
     wt.close()
   })
 

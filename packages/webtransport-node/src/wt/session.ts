@@ -19,6 +19,19 @@ export interface WebTransportDatagramDuplexStream {
   readonly maxDatagramSize: number
 }
 
+/** The W3C `WebTransportConnectionStats` fields ferry can fill from quiche. */
+export interface WebTransportConnectionStats {
+  bytesSent: number
+  bytesReceived: number
+  packetsSent: number
+  packetsReceived: number
+  packetsLost: number
+  /** Smoothed round-trip time of the active path, in milliseconds. */
+  smoothedRtt: number
+  /** Congestion window of the active path, in bytes (not in the W3C dictionary). */
+  congestionWindow: number
+}
+
 /** Datagrams held for a reader that is not reading; older ones are dropped beyond this. */
 const incomingDatagramQueue = 256
 
@@ -110,6 +123,26 @@ export class WebTransportSession implements SessionEvents {
     const id = await host.openStream(this.id, false)
     this.checkOpen()
     return this.makeWriter(host, id).writable
+  }
+
+  /**
+   * Statistics of the QUIC connection carrying the session (W3C `getStats()`).
+   * @throws {WebTransportError} when the session is not established or is closed.
+   */
+  async getStats(): Promise<WebTransportConnectionStats> {
+    const host = await this.usable()
+    const native = host.quic.native
+    const stats = native.stats()
+    const path = native.pathStats()[0]
+    return {
+      bytesSent: stats.sentBytes,
+      bytesReceived: stats.recvBytes,
+      packetsSent: stats.sent,
+      packetsReceived: stats.recv,
+      packetsLost: stats.lost,
+      smoothedRtt: path?.rtt ?? 0,
+      congestionWindow: path?.cwnd ?? 0,
+    }
   }
 
   /** Closes the session with a CLOSE_WEBTRANSPORT_SESSION capsule. Idempotent. */
