@@ -102,8 +102,12 @@ async function sink({ readable, writable }: WebTransportBidirectionalStream): Pr
 }
 
 /** Reads the byte count the page asks for, then sends that many bytes. */
-async function source({ readable, writable }: WebTransportBidirectionalStream): Promise<void> {
+async function source(
+  { readable, writable }: WebTransportBidirectionalStream,
+  session: WebTransportSession,
+): Promise<void> {
   const total = Number(await readText(readable))
+  const before = await session.getStats()
   const writer = writable.getWriter()
   // Awaiting each write is the backpressure: it resolves once quiche has taken (copied) the
   // bytes, which is also what makes handing it the shared chunk again safe.
@@ -111,13 +115,24 @@ async function source({ readable, writable }: WebTransportBidirectionalStream): 
     await writer.write(piece(offset, total))
   }
   await writer.close()
+  const after = await session.getStats()
+  if (total === transferBytes) {
+    downLoss.push(
+      (after.packetsLost - before.packetsLost) / (after.packetsSent - before.packetsSent),
+    )
+  }
 }
 
-function serveStreams(handle: (stream: WebTransportBidirectionalStream) => Promise<void>) {
+/** Fraction of packets quiche declared lost in each full-size WebTransport download. */
+const downLoss: number[] = []
+
+function serveStreams(
+  handle: (stream: WebTransportBidirectionalStream, session: WebTransportSession) => Promise<void>,
+) {
   return (session: WebTransportSession): void => {
     void (async () => {
       for await (const stream of session.incomingBidirectionalStreams) {
-        handle(stream).catch(reportServerError)
+        handle(stream, session).catch(reportServerError)
       }
     })().catch(reportServerError)
   }
@@ -277,6 +292,10 @@ async function run(page: Page, browserVersion: string): Promise<void> {
       return [t.label, ...s.map((v) => v.toFixed(1)), median(s).toFixed(1)]
     })
     console.log(table([header, ...rows]))
+    if (downLoss.length > 0) {
+      const pct = downLoss.map((l) => `${(l * 100).toFixed(2)}%`).join(' ')
+      console.log(`WebTransport down: packets quiche counted lost, per round: ${pct}`)
+    }
     console.log()
   }
   if (wanted('setup')) {
