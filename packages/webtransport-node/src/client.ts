@@ -157,7 +157,8 @@ export class WebTransport extends WebTransportSession {
       const leaf = quic.native.peerCertChain()?.[0]
       const digest = leaf ? new Uint8Array(createHash('sha256').update(leaf).digest()) : undefined
       if (!digest || !hashes.some((h) => sameBytes(h, digest))) {
-        h3.close(0x0128 /* TLS bad_certificate as a crypto error */, 'certificate hash mismatch')
+        // A QUIC crypto error: 0x100 + TLS alert 42 (bad_certificate), RFC 9001 §4.8.
+        quic.closeTransport(0x100 + 42, 'certificate hash mismatch')
         throw new WebTransportError('server certificate does not match serverCertificateHashes', {
           source: 'session',
         })

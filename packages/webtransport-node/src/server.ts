@@ -1,4 +1,4 @@
-import { H3, Http3Error } from './errors.js'
+import { H3 } from './errors.js'
 import {
   Http3Connection,
   defaultLimits,
@@ -29,6 +29,11 @@ export interface WebTransportServerOptions extends QuicOptions {
   limits?: Partial<Http3Limits>
   /** QUIC connections at once. Default 1024. */
   maxConnections?: number
+  /**
+   * Hears exceptions thrown by route hooks and internal failures; each ends only the request,
+   * session or connection it came from. Default: `console.error`.
+   */
+  onError?: (error: unknown) => void
 }
 
 /** What the server knows of a session request before deciding on it. */
@@ -174,6 +179,11 @@ export class WebTransportServer {
     await this.close()
   }
 
+  private reportError(e: unknown): void {
+    const onError = this.options.onError ?? ((error: unknown) => console.error(error))
+    onError(e)
+  }
+
   private adopt(h3: Http3Connection): void {
     this.connections.add(h3)
   }
@@ -181,13 +191,13 @@ export class WebTransportServer {
   private readonly role: Http3Role = {
     request: (h3, streamId, headers) => {
       this.handleRequest(h3, streamId, headers).catch((e: unknown) => {
-        if (e instanceof Http3Error) h3.rejectSession(streamId)
+        // An exception from an accept hook (or a bug of ours) answers 500 for this request only.
+        h3.rejectSession(streamId)
         void h3.respond(streamId, [[':status', String(Status.internalError)]], true).catch(() => {})
-        queueMicrotask(() => {
-          throw e
-        })
+        this.reportError(e)
       })
     },
+    error: (_h3, e) => this.reportError(e),
     closed: (h3) => {
       this.connections.delete(h3)
     },
@@ -265,7 +275,12 @@ export class WebTransportServer {
       await h3.respond(streamId, response, false)
       session.establish(h3, streamId, decision.protocol ?? '')
       h3.attachSession(streamId, session)
-      route.session(session, request)
+      try {
+        route.session(session, request)
+      } catch (e) {
+        session.close({ closeCode: 0, reason: 'internal error' })
+        this.reportError(e)
+      }
     } finally {
       h3.pendingSessions--
     }

@@ -330,4 +330,28 @@ describe('Node client ↔ Node server over UDP', () => {
     expect(h3.streams.size).toBeLessThan(10)
     wt.close()
   })
+  it('survives a route hook that throws: 500 for that request, onError hears it', async () => {
+    const errors: unknown[] = []
+    const { WebTransportServer } = await import('../src/index.js')
+    const { certificate } = await import('./helpers.js')
+    const server = await WebTransportServer.listen({
+      certificate: await certificate(),
+      onError: (e) => errors.push(e),
+    })
+    servers.push(server)
+    server.route('/broken', {
+      accept: () => {
+        throw new RangeError('hook bug')
+      },
+      session: () => {},
+    })
+    server.route('/echo', { session: (s) => void echoBidi(s) })
+    const broken = await dial(server, '/broken')
+    await expect(broken.ready).rejects.toThrow(/status 500/)
+    expect(errors).toHaveLength(1)
+    expect((errors[0] as Error).name).toBe('RangeError')
+    const ok = await dial(server, '/echo')
+    await ok.ready
+    ok.close()
+  })
 })

@@ -78,6 +78,8 @@ export interface Http3Role {
   connectStreamFinished?(h3: Http3Connection, streamId: number): void
   /** The connection is gone. */
   closed?(h3: Http3Connection, info: QuicCloseInfo): void
+  /** An unexpected exception (not a protocol error of the peer's) ended the connection. */
+  error?(h3: Http3Connection, error: unknown): void
 }
 
 type StreamState =
@@ -677,9 +679,8 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
       this.close(H3.EXCESSIVE_LOAD, e.message)
       return
     }
+    // A bug of ours, not the peer's: this connection ends, the process and the others go on.
     this.close(H3.INTERNAL_ERROR, 'internal error')
-    queueMicrotask(() => {
-      throw e
-    })
+    this.role.error?.(this, e)
   }
 }
