@@ -231,3 +231,57 @@ describe('limits and ordering', () => {
     raw.close()
   })
 })
+
+describe('seeded garbage on every kind of stream', () => {
+  it('ends only the offending streams or connections, never the server', async () => {
+    const errors: unknown[] = []
+    const outcomes: string[] = []
+    const fuzzed = await WebTransportServer.listen({
+      certificate: await certificate(),
+      onError: (e) => errors.push(e),
+    })
+    fuzzed.route('/echo', { session: (s) => void echoBidi(s) })
+    try {
+      for (let seed = 1; seed <= 12; seed++) {
+        const prng = new Prng(seed)
+        const raw = await RawClient.connect(fuzzed.port)
+        const garbage = (): Uint8Array => prng.bytes(1 + prng.int(300))
+        // Valid SETTINGS, then (every third seed) random bytes on the control stream; a random
+        // request stream; a uni stream of a random type; a WebTransport stream naming a random
+        // session.
+        await raw.control(seed % 3 === 0 ? garbage() : new Uint8Array(0))
+        const writes = [
+          raw.quic.write(0, garbage(), prng.int(2) === 0),
+          raw.quic.write(6, concat(encodeVarint(prng.int(0x60)), garbage()), true),
+          raw.quic.write(8, concat(encodeVarint(0x41), encodeVarint(prng.int(64) * 4), garbage())),
+        ]
+        // Then a well-formed CONNECT: either the connection is already gone, or it is answered.
+        const connect = raw.quic.write(
+          4,
+          encodeFrame(FrameType.HEADERS, encodeFieldSection(connectRequest('/echo'))),
+        )
+        outcomes.push(
+          await Promise.race([
+            raw.closed.then((info) => `closed with 0x${info.code.toString(16)}`),
+            responseHeaders(raw, 4).then(
+              (h) => `answered ${h.find(([n]) => n === ':status')?.[1]}`,
+            ),
+          ]),
+        )
+        await Promise.allSettled([...writes, connect])
+        raw.close()
+      }
+      for (const o of outcomes) expect(o).toMatch(/^(closed with 0x[0-9a-f]+|answered \d{3})$/)
+      expect(errors).toEqual([])
+      const wt = await dial(fuzzed, '/echo')
+      const { readable, writable } = await wt.createBidirectionalStream()
+      const w = writable.getWriter()
+      await w.write(text.encode('after the storm'))
+      await w.close()
+      expect(text.decode(await readAll(readable))).toBe('after the storm')
+      wt.close()
+    } finally {
+      await fuzzed.close()
+    }
+  })
+})
