@@ -9,7 +9,7 @@ import {
   type Http3Limits,
 } from './h3/connection.js'
 import { Setting } from './h3/settings.js'
-import { parseStringList, serializeString } from './h3/structured.js'
+import { parseStringList, serializeStringList } from './h3/structured.js'
 import { clientConfig, type QuicOptions } from './quic/config.js'
 import { QuicEndpoint } from './quic/endpoint.js'
 import { WebTransportError } from './wt/error.js'
@@ -182,7 +182,7 @@ export class WebTransport extends WebTransportSession {
     ]
     if (options.origin) headers.push(['origin', options.origin])
     if (protocols.length > 0) {
-      headers.push(['wt-available-protocols', protocols.map(serializeString).join(', ')])
+      headers.push(['wt-available-protocols', serializeStringList(protocols)])
     }
     if (options.headers) headers.push(...options.headers)
     await h3.request(headers)

@@ -127,7 +127,6 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   private maxRequestSeen = -1
   private goawaySent = false
   isClosed = false
-  closeInfo: QuicCloseInfo | undefined
   private readonly closedWaiters: (() => void)[] = []
 
   constructor(
@@ -193,7 +192,6 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
 
   closed(info: QuicCloseInfo): void {
     this.isClosed = true
-    this.closeInfo = info
     for (const w of this.openWaiters.splice(0))
       w.reject(new Http3Error(H3.NO_ERROR, 'connection closed'))
     for (const s of [...this.sessions.values()]) s.connectionClosed(info)

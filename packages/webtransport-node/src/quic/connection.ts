@@ -128,11 +128,6 @@ export class QuicConnection {
     return this.finished
   }
 
-  /** Round-trip time in milliseconds of the active path, when quiche has one. */
-  rtt(): number | undefined {
-    return this.native.pathStats()[0]?.rtt
-  }
-
   /** Asks for a pass in this event-loop turn's batch (after reading frees flow control). */
   wantPass(): void {
     this.stirred = true
