@@ -289,22 +289,22 @@ export class QuicConnection {
    * even a FIN, which matters for an empty final write.
    */
   private trySend(id: number, data: Uint8Array, fin: boolean): number | undefined {
+    let n: number | null
     try {
-      const n = this.native.streamSend(id, data, fin) ?? this.whyBlocked(id)
-      if (n !== undefined) {
-        const fin0 = this.recent.get(id)?.fin ?? false
-        this.recent.set(id, {
-          fin: fin0 || (fin && n === data.length),
-          until: performance.now() + requeueMs,
-        })
-      }
-      return n
+      n = this.native.streamSend(id, data, fin)
     } catch (e) {
       const err = classifyNativeError(e)
-      if (err.kind === 'done') return this.whyBlocked(id)
       if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
-      throw new StreamClosedError(`stream ${id}: ${JSON.stringify(err)}`)
+      if (err.kind !== 'done') throw new StreamClosedError(`stream ${id}: ${JSON.stringify(err)}`)
+      n = null
     }
+    if (n === null) return this.whyBlocked(id)
+    const finWritten = this.recent.get(id)?.fin ?? false
+    this.recent.set(id, {
+      fin: finWritten || (fin && n === data.length),
+      until: performance.now() + requeueMs,
+    })
+    return n
   }
 
   /**

@@ -229,7 +229,7 @@ export class OutgoingStream {
     this.finish()
     if (e instanceof StreamStoppedError) return toStreamError(e.code, 'stopped')
     if (e instanceof StreamClosedError) {
-      return new WebTransportError('session closed', { source: 'session' })
+      return new WebTransportError(`stream closed: ${e.message}`, { source: 'session' })
     }
     return e instanceof Error ? e : new Error(String(e))
   }
