@@ -161,6 +161,12 @@ export class WebTransportSession implements SessionEvents {
     this.terminate(closeInfo)
   }
 
+  /** Closes with code 0 and waits until the session is closed (for `await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close()
+    await this.closed.catch(() => {})
+  }
+
   // ---- SessionEvents (called by the HTTP/3 connection) ----
 
   get streamCount(): number {
