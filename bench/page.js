@@ -64,6 +64,24 @@ function expectCount(what, got, bytes) {
   if (got !== bytes) throw new Error(`${what}: receiver counted ${got} bytes, sent ${bytes}`)
 }
 
+/** Closes a WebSocket that is done, without its close counting as a failure. */
+async function closeWebSocket(ws) {
+  ws.onclose = null
+  ws.close()
+  await closedSocket(ws)
+}
+
+/**
+ * Milliseconds since `started`, taken before `close()` runs so teardown is not timed; then
+ * checks, when given, that the receiver counted all `[label, counted, bytes]`.
+ */
+async function stopClock(started, close, check) {
+  const ms = performance.now() - started
+  await close()
+  if (check) expectCount(...check)
+  return ms
+}
+
 window.ferryBench = {
   /** Page → server on one bidi stream; the server answers with the byte count it received. */
   async webTransportUp(bytes) {
@@ -82,10 +100,7 @@ window.ferryBench = {
     }
     await writer.close()
     const counted = Number(await readAll(readable))
-    const ms = performance.now() - started
-    await closeWebTransport(wt)
-    expectCount('WebTransport upload', counted, bytes)
-    return ms
+    return stopClock(started, () => closeWebTransport(wt), ['WebTransport upload', counted, bytes])
   },
 
   /** Asks for `bytes` on one bidi stream and counts them as they arrive. */
@@ -103,10 +118,7 @@ window.ferryBench = {
       if (done) break
       got += value.byteLength
     }
-    const ms = performance.now() - started
-    await closeWebTransport(wt)
-    expectCount('WebTransport download', got, bytes)
-    return ms
+    return stopClock(started, () => closeWebTransport(wt), ['WebTransport download', got, bytes])
   },
 
   /** Page → server in binary messages; the server answers with a text message of its count. */
@@ -124,12 +136,7 @@ window.ferryBench = {
       ws.send(sent + chunkBytes <= bytes ? chunk : chunk.subarray(0, bytes - sent))
     }
     const counted = await answer
-    const ms = performance.now() - started
-    ws.onclose = null
-    ws.close()
-    await closedSocket(ws)
-    expectCount('WebSocket upload', counted, bytes)
-    return ms
+    return stopClock(started, () => closeWebSocket(ws), ['WebSocket upload', counted, bytes])
   },
 
   /** Asks for `bytes` in binary messages and counts them as they arrive. */
@@ -147,12 +154,7 @@ window.ferryBench = {
     const started = performance.now()
     ws.send(`down ${bytes}`)
     await done
-    const ms = performance.now() - started
-    ws.onclose = null
-    ws.close()
-    await closedSocket(ws)
-    expectCount('WebSocket download', got, bytes)
-    return ms
+    return stopClock(started, () => closeWebSocket(ws), ['WebSocket download', got, bytes])
   },
 
   /** `new WebTransport(…)` until `ready`, in ms; the session is closed before returning. */
@@ -160,9 +162,7 @@ window.ferryBench = {
     const started = performance.now()
     const wt = openWebTransport('/setup')
     await wt.ready
-    const ms = performance.now() - started
-    await closeWebTransport(wt)
-    return ms
+    return stopClock(started, () => closeWebTransport(wt))
   },
 
   /** `new WebSocket(…)` until `open`, in ms; the socket is closed before returning. */
@@ -170,10 +170,7 @@ window.ferryBench = {
     const started = performance.now()
     const ws = openWebSocket()
     await opened(ws)
-    const ms = performance.now() - started
-    ws.close()
-    await closedSocket(ws)
-    return ms
+    return stopClock(started, () => closeWebSocket(ws))
   },
 }
 

@@ -9,6 +9,7 @@ import {
 import { parseStringList, serializeString } from './h3/structured.js'
 import type { HostPort } from './quic/native.js'
 import { QuicEndpoint } from './quic/endpoint.js'
+import type { QuicConnection } from './quic/connection.js'
 import { serverConfig, type QuicOptions } from './quic/config.js'
 import { WebTransportSession } from './wt/session.js'
 
@@ -107,19 +108,17 @@ export class WebTransportServer {
   static async listen(options: WebTransportServerOptions): Promise<WebTransportServer> {
     // Build one config now so a bad certificate fails here, not on the first client.
     serverConfig(options.certificate, options)
-    // The endpoint's callbacks run only after `server` is assigned below.
-    // eslint-disable-next-line prefer-const
-    let server: WebTransportServer | undefined
+    // The endpoint's callbacks first run after `created.server` is set below.
+    const created: { server?: WebTransportServer } = {}
     const endpoint = await QuicEndpoint.bind({
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
       maxConnections: options.maxConnections,
-      acceptConfig: () => serverConfig(server!.certificate, options),
-      onConnection: (quic) =>
-        server!.adopt(new Http3Connection(quic, true, server!.limits, server!.role)),
+      acceptConfig: () => serverConfig(created.server!.certificate, options),
+      onConnection: (quic) => created.server!.adopt(quic),
     })
-    server = new WebTransportServer(endpoint, options)
-    return server
+    created.server = new WebTransportServer(endpoint, options)
+    return created.server
   }
 
   /** The bound UDP port. */
@@ -184,8 +183,8 @@ export class WebTransportServer {
     onError(e)
   }
 
-  private adopt(h3: Http3Connection): void {
-    this.connections.add(h3)
+  private adopt(quic: QuicConnection): void {
+    this.connections.add(new Http3Connection(quic, true, this.limits, this.role))
   }
 
   private readonly role: Http3Role = {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import { WebTransport, WebTransportServer, createCertificate, type Route } from '../src/index.js'
 import type { Certificate } from '../src/cert.js'
+import type { WebTransportBidirectionalStream } from '../src/index.js'
+import { concat } from '../src/internal/bytes.js'
 
 let shared: Certificate | undefined
 
@@ -33,18 +35,20 @@ export async function dial(
 /** Reads a byte stream to its end. */
 export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
-  let n = 0
-  for await (const chunk of readable) {
-    parts.push(chunk)
-    n += chunk.length
-  }
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
+  for await (const chunk of readable) parts.push(chunk)
+  return concat(...parts)
+}
+
+/** Opens a bidi stream on `session`, sends `message`, closes, and returns what came back. */
+export async function echoRoundTrip(
+  session: { createBidirectionalStream(): Promise<WebTransportBidirectionalStream> },
+  message: string,
+): Promise<string> {
+  const { readable, writable } = await session.createBidirectionalStream()
+  const writer = writable.getWriter()
+  await writer.write(text.encode(message))
+  await writer.close()
+  return text.decode(await readAll(readable))
 }
 
 /** Reads a byte stream to its end, hashing as it goes; returns `[bytes, sha256hex]`. */

@@ -7,7 +7,7 @@ import { StreamType } from '../src/h3/frames.js'
 import { encodeVarint } from '../src/h3/varint.js'
 import { StreamResetError, StreamStoppedError } from '../src/quic/connection.js'
 import { Prng } from '../src/internal/prng.js'
-import { certificate, dial, echoBidi, readAll, startServer, text } from './helpers.js'
+import { certificate, dial, echoBidi, echoRoundTrip, startServer, text } from './helpers.js'
 import { concat } from '../src/internal/bytes.js'
 import { RawClient } from './raw.js'
 
@@ -23,11 +23,7 @@ afterEach(async () => {
 /** A well-behaved client still gets its echo: the server survived. */
 async function wellBehavedEcho(): Promise<void> {
   const wt = await dial(server, '/echo')
-  const { readable, writable } = await wt.createBidirectionalStream()
-  const w = writable.getWriter()
-  await w.write(text.encode('still here?'))
-  await w.close()
-  expect(text.decode(await readAll(readable))).toBe('still here?')
+  expect(await echoRoundTrip(wt, 'still here?')).toBe('still here?')
   wt.close()
 }
 
@@ -39,12 +35,17 @@ const connectRequest = (path: string): [string, string][] => [
   [':path', path],
 ]
 
-const getRequest = (path: string): [string, string][] => [
-  [':method', 'GET'],
-  [':scheme', 'https'],
-  [':authority', 'localhost'],
-  [':path', path],
-]
+/** Sends a GET for `path` on stream `id` and expects the server to answer 404. */
+async function expectNotFound(raw: RawClient, id: number, path: string): Promise<void> {
+  const get: [string, string][] = [
+    [':method', 'GET'],
+    [':scheme', 'https'],
+    [':authority', 'localhost'],
+    [':path', path],
+  ]
+  await raw.quic.write(id, encodeFrame(FrameType.HEADERS, encodeFieldSection(get)), true)
+  expect(await responseHeaders(raw, id)).toContainEqual([':status', '404'])
+}
 
 /** Reads a response header section from request stream `id`. */
 async function responseHeaders(raw: RawClient, id: number): Promise<[string, string][]> {
@@ -123,9 +124,7 @@ describe('hostile clients', () => {
     const raw = await RawClient.connect(server.port)
     await raw.control()
     // Stream 0 is an ordinary request (404): it never becomes a session.
-    const get = getRequest('/')
-    await raw.quic.write(0, encodeFrame(FrameType.HEADERS, encodeFieldSection(get)), true)
-    expect(await responseHeaders(raw, 0)).toContainEqual([':status', '404'])
+    await expectNotFound(raw, 0, '/')
     // A WebTransport bidi stream claiming session 0.
     await raw.quic.write(
       4,
@@ -150,9 +149,7 @@ describe('hostile clients', () => {
   it('an ordinary HTTP/3 request gets a status instead of hanging', async () => {
     const raw = await RawClient.connect(server.port)
     await raw.control()
-    const get = getRequest('/index.html')
-    await raw.quic.write(0, encodeFrame(FrameType.HEADERS, encodeFieldSection(get)), true)
-    expect(await responseHeaders(raw, 0)).toContainEqual([':status', '404'])
+    await expectNotFound(raw, 0, '/index.html')
     raw.close()
   })
 
@@ -274,11 +271,7 @@ describe('seeded garbage on every kind of stream', () => {
       for (const o of outcomes) expect(o).toMatch(/^(closed with 0x[0-9a-f]+|answered \d{3})$/)
       expect(errors).toEqual([])
       const wt = await dial(fuzzed, '/echo')
-      const { readable, writable } = await wt.createBidirectionalStream()
-      const w = writable.getWriter()
-      await w.write(text.encode('after the storm'))
-      await w.close()
-      expect(text.decode(await readAll(readable))).toBe('after the storm')
+      expect(await echoRoundTrip(wt, 'after the storm')).toBe('after the storm')
       wt.close()
     } finally {
       await fuzzed.close()

@@ -1,7 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import type { WebTransportServer, WebTransportSession } from '../src/index.js'
 import { WebTransportError } from '../src/index.js'
-import { dial, echoBidi, hashAll, readAll, startServer, text, writePattern } from './helpers.js'
+import {
+  dial,
+  echoBidi,
+  echoRoundTrip,
+  hashAll,
+  readAll,
+  startServer,
+  text,
+  writePattern,
+} from './helpers.js'
 
 const servers: WebTransportServer[] = []
 afterEach(async () => {
@@ -306,11 +315,7 @@ describe('Node client ↔ Node server over UDP', () => {
     const pinnedToOld = await dial(server, '/echo')
     await expect(pinnedToOld.ready).rejects.toBeInstanceOf(WebTransportError)
     // The session made before the rotation still works.
-    const { readable, writable } = await before.createBidirectionalStream()
-    const w = writable.getWriter()
-    await w.write(text.encode('old cert, still fine'))
-    await w.close()
-    expect(text.decode(await readAll(readable))).toBe('old cert, still fine')
+    expect(await echoRoundTrip(before, 'old cert, still fine')).toBe('old cert, still fine')
     before.close()
     pinnedToNew.close()
   })
@@ -318,11 +323,7 @@ describe('Node client ↔ Node server over UDP', () => {
     const server = await serve({ '/echo': { session: (s) => void echoBidi(s) } })
     const wt = await dial(server, '/echo')
     for (let i = 0; i < 200; i++) {
-      const { readable, writable } = await wt.createBidirectionalStream()
-      const w = writable.getWriter()
-      await w.write(text.encode(`round ${i}`))
-      await w.close()
-      expect(text.decode(await readAll(readable))).toBe(`round ${i}`)
+      expect(await echoRoundTrip(wt, `round ${i}`)).toBe(`round ${i}`)
     }
     // Internals on purpose: what is being checked is the absence of a leak.
     const h3 = (wt as unknown as { h3: { streams: Map<number, unknown> } }).h3
