@@ -61,6 +61,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * ```
  */
 export class WebTransport extends WebTransportSession {
+  /**
+   * SHA-256 of the certificate the server presented, once it has been checked against
+   * `serverCertificateHashes` (not in the W3C API: a browser does not tell which pinned hash
+   * matched). `undefined` when no hashes were pinned.
+   */
+  serverCertificateHash: Uint8Array | undefined
   private endpoint: QuicEndpoint | undefined
   private h3: Http3Connection | undefined
   private closedLocally = false
@@ -163,6 +169,7 @@ export class WebTransport extends WebTransportSession {
           source: 'session',
         })
       }
+      this.serverCertificateHash = digest
     }
     const settings = h3.peerSettings!
     if (

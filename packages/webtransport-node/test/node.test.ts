@@ -155,6 +155,21 @@ describe('Node client ↔ Node server over UDP', () => {
     expect(await wt.closed).toEqual({ closeCode: 17, reason: 'server says bye' })
   })
 
+  it('delivers a close sent together with the response (accept hook, then an at-once close)', async () => {
+    // The client reads the 200, the CLOSE capsule and the FIN in one go, before the session
+    // attaches to the CONNECT stream; the close must still arrive.
+    const server = await serve({
+      '/c': {
+        accept: () => Promise.resolve({ accept: true }),
+        session: (s) => s.close({ closeCode: 18, reason: 'refused at once' }),
+      },
+    })
+    for (let i = 0; i < 5; i++) {
+      const wt = await dial(server, '/c')
+      expect(await wt.closed).toEqual({ closeCode: 18, reason: 'refused at once' })
+    }
+  })
+
   it('maps abort() and cancel() to stream errors with their codes', async () => {
     const aborted = deferred<unknown>()
     const server = await serve({

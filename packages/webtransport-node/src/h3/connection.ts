@@ -86,7 +86,7 @@ type StreamState =
   | { kind: 'prefix'; bytes: Uint8Array; bidi: boolean }
   | { kind: 'control'; reader: FrameReader }
   | { kind: 'discard' }
-  | { kind: 'request'; reader: FrameReader; headersSeen: boolean }
+  | { kind: 'request'; reader: FrameReader; headersSeen: boolean; finSeen?: boolean }
   | { kind: 'connect'; reader: FrameReader; capsules: CapsuleReader; sessionId: number }
   | { kind: 'session'; sessionId: number }
 
@@ -255,6 +255,7 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   attachSession(streamId: number, session: SessionEvents): void {
     const st = this.streams.get(streamId)
     const reader = st && (st.kind === 'request' || st.kind === 'connect') ? st.reader : undefined
+    const finSeen = st?.kind === 'request' && st.finSeen === true
     this.streams.set(streamId, {
       kind: 'connect',
       reader: reader ?? new FrameReader({ maxFrameBytes: this.limits.maxFrameBytes }),
@@ -270,6 +271,11 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     }
     // Bytes that followed the response headers (capsules) are already in the reader.
     this.pumpConnect(streamId)
+    if (finSeen) {
+      this.streams.delete(streamId)
+      session.connectStreamEnded(undefined)
+      this.role.connectStreamFinished?.(this, streamId)
+    }
   }
 
   /** Refuses a request stream: no session will use it; its buffered streams are told so. */
@@ -613,7 +619,12 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
       this.streams.delete(id)
       throw new Http3StreamError(H3.REQUEST_INCOMPLETE, 'request ended before headers')
     }
-    if (fin && now?.kind === 'request') this.streams.delete(id)
+    if (fin && now?.kind === 'request') {
+      // A client may read the CONNECT response, the session's capsules (a CLOSE) and the FIN
+      // all at once, before the session attaches: keep them for attachSession.
+      if (this.isServer) this.streams.delete(id)
+      else now.finSeen = true
+    }
   }
 
   private readConnect(
