@@ -19,5 +19,9 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
-  { files: ['e2e/fixture/*.js', 'bench/*.js'], languageOptions: { globals: globals.browser } },
+  {
+    files: ['e2e/fixture/*.js', 'bench/*.js', 'packages/browser/examples/*.js'],
+    languageOptions: { globals: globals.browser },
+  },
+  { files: ['packages/*/bin/*.js'], languageOptions: { globals: globals.node } },
 )

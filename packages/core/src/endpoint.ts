@@ -1,0 +1,422 @@
+import { type DirectAddr, type EndpointAddr, validateAddr } from './addr.js'
+import { CloseCode, Connection } from './connection.js'
+import { ConnectError, HandshakeError } from './errors.js'
+import type { EndpointId, SecretKey } from './identity.js'
+import { AsyncQueue } from './internal/queue.js'
+import {
+  acceptHandshake,
+  dialHandshake,
+  type HandshakeResult,
+  LocalIdentity,
+} from './secure/handshake.js'
+import type { Session } from './session.js'
+import { EndpointTicket, parseTicket } from './ticket.js'
+
+/** A dialed session, and what the transport verified about it. */
+export interface DialedSession {
+  /** The session, ready to carry streams. */
+  session: Session
+  /**
+   * SHA-256 of the certificate this very session was verified against, when the platform can
+   * tell (see {@link DialHandshakeOptions.tlsCertHash}).
+   */
+  tlsCertHash?: Uint8Array
+}
+
+/** What a transport knows of a session it accepted. */
+export interface IncomingSessionInfo {
+  /** The ALPN the listener chose, or `undefined` if it chose none. */
+  protocol: string | undefined
+  /** SHA-256 of the certificate the session was served with, if any. */
+  certHash?: Uint8Array
+}
+
+/** How an {@link Endpoint} hears about incoming sessions. */
+export interface TransportListener {
+  /** Picks the ALPN from the dialer's offer (preference order); `undefined` for none. */
+  choose(offer: string[]): string | undefined
+  /** Takes each accepted session (also the ones whose offer matched nothing, to refuse them). */
+  session(session: Session, info: IncomingSessionInfo): void
+}
+
+/**
+ * What an {@link Endpoint} runs on: the browser's WebTransport, `webtransport-node`, the
+ * in-memory network, and later the relay. Platform packages implement it.
+ */
+export interface Transport {
+  /**
+   * Opens a session to `addr`, offering `alpns` in preference order (as the WebTransport
+   * `protocols` and, for browsers without that option, in the URL), and resolves once ready.
+   */
+  dial(addr: DirectAddr, alpns: string[], options: { signal?: AbortSignal }): Promise<DialedSession>
+  /** Starts accepting sessions; a dial-only transport leaves this out. */
+  listen?(listener: TransportListener): Promise<void> | void
+  /** The direct addresses to publish, with the current certificate hashes. */
+  directAddrs(): DirectAddr[]
+  /** Stops listening and closes every session. */
+  close(): Promise<void>
+}
+
+/** Options of {@link Endpoint.open}. */
+export interface EndpointOptions {
+  secretKey: SecretKey
+  transport: Transport
+  /** ALPNs to accept connections for (a {@link Router} adds its own). Default none. */
+  alpns?: string[]
+  /** The home relay to publish in the address. */
+  relay?: string
+  /** How long either side of a handshake may take. Default 10 s. */
+  handshakeTimeoutMs?: number
+  /**
+   * Hears failures of incoming connections (a handshake that failed, a refused ALPN): the
+   * connection is closed with a code the peer sees, and the error comes here. Default: ignore.
+   */
+  onError?: (error: unknown) => void
+}
+
+/** Options of {@link Endpoint.connect}. */
+export interface ConnectOptions {
+  signal?: AbortSignal
+  /**
+   * Encrypt streams and datagrams end to end even on a direct connection whose TLS is bound
+   * to the peer's identity (where it adds nothing but cost). Default false.
+   */
+  encrypt?: boolean
+}
+
+/** What {@link Endpoint.connect} takes as its target. */
+export type ConnectTarget = EndpointAddr | EndpointTicket | string
+
+const defaultHandshakeTimeoutMs = 10_000
+
+/**
+ * An endpoint: an identity that dials other endpoints by id and accepts connections for the
+ * ALPNs it serves. Platform packages (`@ferry/browser`, `@ferry/node`) subclass it with their
+ * transport, key storage and a `create()` factory; tests use {@link Endpoint.open} with the
+ * in-memory transport.
+ */
+export class Endpoint {
+  private readonly accepted = new AsyncQueue<Connection>()
+  private readonly live = new Set<Connection>()
+  private readonly pendingSessions = new Set<Session>()
+  private readonly alpnSet: Set<string>
+  private closing: Promise<void> | undefined
+  private readonly handshakeTimeoutMs: number
+  private readonly onError: (error: unknown) => void
+
+  protected constructor(
+    private readonly identity: LocalIdentity,
+    /** The transport this endpoint runs on. */
+    protected readonly transport: Transport,
+    private readonly options: EndpointOptions,
+  ) {
+    this.alpnSet = new Set(options.alpns ?? [])
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? defaultHandshakeTimeoutMs
+    this.onError = options.onError ?? (() => {})
+  }
+
+  /** Makes an endpoint on `options.transport` and starts listening if the transport can. */
+  static async open(options: EndpointOptions): Promise<Endpoint> {
+    const endpoint = new Endpoint(
+      await LocalIdentity.create(options.secretKey),
+      options.transport,
+      options,
+    )
+    await endpoint.listen()
+    return endpoint
+  }
+
+  /** Starts the transport's listener; subclasses call it once constructed. */
+  protected async listen(): Promise<void> {
+    await this.transport.listen?.({
+      choose: (offer) => offer.find((alpn) => this.alpnSet.has(alpn)),
+      session: (session, info) => this.acceptSession(session, info),
+    })
+  }
+
+  /** Builds the LocalIdentity subclasses pass to the constructor. */
+  protected static identity(secretKey: SecretKey): Promise<LocalIdentity> {
+    return LocalIdentity.create(secretKey)
+  }
+
+  /** This endpoint's id: its public key. */
+  get id(): EndpointId {
+    return this.identity.id
+  }
+
+  /** This endpoint's secret key. */
+  get secretKey(): SecretKey {
+    return this.identity.secretKey
+  }
+
+  /** The ALPNs this endpoint accepts connections for. */
+  get alpns(): string[] {
+    return [...this.alpnSet]
+  }
+
+  /** Replaces the ALPNs this endpoint accepts; sessions already accepted are unaffected. */
+  setAlpns(alpns: Iterable<string>): void {
+    this.alpnSet.clear()
+    for (const alpn of alpns) this.alpnSet.add(alpn)
+  }
+
+  /** Connections open right now, dialed and accepted. */
+  get connections(): ReadonlySet<Connection> {
+    return this.live
+  }
+
+  /** Whether {@link Endpoint.close} was called. */
+  get isClosed(): boolean {
+    return this.closing !== undefined
+  }
+
+  /** How others reach this endpoint. */
+  addr(): EndpointAddr {
+    const addr: EndpointAddr = { id: this.id, direct: this.transport.directAddrs() }
+    if (this.options.relay) addr.relay = this.options.relay
+    return addr
+  }
+
+  /** {@link Endpoint.addr} as a ticket to share as text. */
+  ticket(): EndpointTicket {
+    return new EndpointTicket(this.addr())
+  }
+
+  /**
+   * Connects to the endpoint `target` names, offering `alpn` (one, or several in preference
+   * order; the connection's `alpn` says which one the peer chose). The peer must prove it is
+   * `target`'s id.
+   * @throws {ConnectError} when no path works (`TRANSPORT`, `NO_ADDRESS`), the peer serves
+   *   none of the ALPNs (`ALPN_REFUSED`), the signal aborts (`ABORTED`), or this endpoint is
+   *   closed (`CLOSED`).
+   * @throws {HandshakeError} when the peer fails authentication (`WRONG_ENDPOINT`, …).
+   * @throws {DecodeError} when `target` is text that is not a ticket.
+   */
+  async connect(
+    target: ConnectTarget,
+    alpn: string | string[],
+    options: ConnectOptions = {},
+  ): Promise<Connection> {
+    const addr = toAddr(target)
+    const alpns = typeof alpn === 'string' ? [alpn] : [...alpn]
+    if (this.closing) throw new ConnectError('CLOSED', 'the endpoint is closed')
+    const { signal } = options
+    if (signal?.aborted) {
+      throw new ConnectError('ABORTED', 'connect was aborted', { cause: signal.reason })
+    }
+    if (addr.direct.length === 0) {
+      throw new ConnectError('NO_ADDRESS', `no address to reach ${addr.id.short()}`)
+    }
+    const failures: unknown[] = []
+    for (const direct of addr.direct) {
+      let dialed: DialedSession
+      try {
+        dialed = await this.transport.dial(direct, alpns, { signal })
+      } catch (e) {
+        if (signal?.aborted) throw new ConnectError('ABORTED', 'connect was aborted', { cause: e })
+        failures.push(e)
+        continue
+      }
+      return this.dialed(dialed, addr.id, alpns, options)
+    }
+    throw new ConnectError('TRANSPORT', `no address of ${addr.id.short()} answered`, {
+      cause: failures.length === 1 ? failures[0] : new AggregateError(failures),
+    })
+  }
+
+  /**
+   * The next connection a peer made to one of this endpoint's ALPNs; `undefined` once the
+   * endpoint is closed. A {@link Router} is the usual consumer.
+   */
+  accept(): Promise<Connection | undefined> {
+    return this.accepted.shift()
+  }
+
+  /** Incoming connections until the endpoint closes. */
+  async *incoming(): AsyncGenerator<Connection, void, undefined> {
+    for (;;) {
+      const conn = await this.accepted.shift()
+      if (!conn) return
+      yield conn
+    }
+  }
+
+  /**
+   * Stops accepting, closes every connection with {@link CloseCode.ENDPOINT_CLOSING}, then the
+   * transport. Idempotent; each step runs even if an earlier one failed.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  /** Subclasses add their own steps (key storage, certificate timers) after these. */
+  protected async shutdown(): Promise<void> {
+    this.accepted.end()
+    for (const conn of this.accepted.drain()) {
+      conn.closeWith(CloseCode.ENDPOINT_CLOSING, 'endpoint closing')
+    }
+    for (const session of this.pendingSessions) {
+      session.close({ closeCode: CloseCode.ENDPOINT_CLOSING, reason: 'endpoint closing' })
+    }
+    const closing = [...this.live].map((conn) => {
+      conn.closeWith(CloseCode.ENDPOINT_CLOSING, 'endpoint closing')
+      return conn.closed
+    })
+    await Promise.all(closing)
+    await this.transport.close()
+  }
+
+  private async dialed(
+    dialed: DialedSession,
+    expectedId: EndpointId,
+    alpns: string[],
+    options: ConnectOptions,
+  ): Promise<Connection> {
+    const { session } = dialed
+    const { signal } = options
+    // Why the session closed, if it did: the acceptor refuses an ALPN by closing with a code.
+    let closedWith: number | undefined
+    void session.closed.then(
+      (info) => (closedWith = info.closeCode ?? 0),
+      () => (closedWith = CloseCode.LOST),
+    )
+    this.pendingSessions.add(session)
+    try {
+      const stream = await session.createBidirectionalStream()
+      const handshake = await this.withDeadline(
+        dialHandshake(stream, {
+          identity: this.identity,
+          alpns,
+          expectedId,
+          transportProtocol: session.protocol || undefined,
+          tlsCertHash: dialed.tlsCertHash,
+          encrypt: options.encrypt,
+        }),
+        signal,
+      )
+      return await this.adopt(session, handshake, true)
+    } catch (e) {
+      // An acceptor that refuses closes the session with a code saying why, but its stream
+      // resets may arrive before its close: when the stream failed, give the close a moment.
+      const streamFailed = e instanceof HandshakeError && e.code === 'TRUNCATED'
+      if (streamFailed && closedWith === undefined) await settledWithin(session.closed, 1000)
+      if (closedWith === CloseCode.ALPN_REFUSED) {
+        throw new ConnectError(
+          'ALPN_REFUSED',
+          `${expectedId.short()} serves none of ${alpns.join(', ')}`,
+          {
+            cause: e,
+          },
+        )
+      }
+      session.close({ closeCode: CloseCode.HANDSHAKE_FAILED, reason: errorCode(e) })
+      if (signal?.aborted) throw new ConnectError('ABORTED', 'connect was aborted', { cause: e })
+      if (e instanceof HandshakeError) throw e
+      throw new ConnectError('TRANSPORT', 'the session failed during the handshake', { cause: e })
+    } finally {
+      this.pendingSessions.delete(session)
+    }
+  }
+
+  private acceptSession(session: Session, info: IncomingSessionInfo): void {
+    if (this.closing) {
+      session.close({ closeCode: CloseCode.ENDPOINT_CLOSING, reason: 'endpoint closing' })
+      return
+    }
+    if (info.protocol === undefined) {
+      session.close({ closeCode: CloseCode.ALPN_REFUSED, reason: 'no offered ALPN is served' })
+      this.onError(new ConnectError('ALPN_REFUSED', 'a dialer offered no ALPN served here'))
+      return
+    }
+    this.pendingSessions.add(session)
+    void this.runAcceptor(session, info)
+      .then((conn) => {
+        if (!this.accepted.push(conn)) conn.closeWith(CloseCode.ENDPOINT_CLOSING, 'closing')
+      })
+      .catch((e: unknown) => {
+        session.close({ closeCode: CloseCode.HANDSHAKE_FAILED, reason: errorCode(e) })
+        this.onError(e)
+      })
+      .finally(() => this.pendingSessions.delete(session))
+  }
+
+  private async runAcceptor(session: Session, info: IncomingSessionInfo): Promise<Connection> {
+    const run = async (): Promise<HandshakeResult> => {
+      await session.ready
+      const reader = session.incomingBidirectionalStreams.getReader()
+      const first = await reader.read()
+      reader.releaseLock()
+      if (first.done) throw new HandshakeError('TRUNCATED', 'the session ended before a stream')
+      return acceptHandshake(first.value, {
+        identity: this.identity,
+        alpns: this.alpnSet,
+        transportProtocol: info.protocol,
+        certHash: info.certHash,
+      })
+    }
+    const handshake = await this.withDeadline(run(), undefined)
+    return this.adopt(session, handshake, false)
+  }
+
+  private async adopt(
+    session: Session,
+    handshake: HandshakeResult,
+    isDialer: boolean,
+  ): Promise<Connection> {
+    const conn = await Connection.establish({ session, handshake, isDialer, path: 'direct' })
+    if (this.closing) {
+      conn.closeWith(CloseCode.ENDPOINT_CLOSING, 'endpoint closing')
+      throw new ConnectError('CLOSED', 'the endpoint closed during the handshake')
+    }
+    this.live.add(conn)
+    void conn.closed.then(() => this.live.delete(conn))
+    return conn
+  }
+
+  /** Races `work` against the handshake timeout and the caller's signal. */
+  private withDeadline<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new HandshakeError('TIMEOUT', 'the handshake did not finish in time')),
+        this.handshakeTimeoutMs,
+      )
+      const onAbort = (): void =>
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'))
+      signal?.addEventListener('abort', onAbort, { once: true })
+      work.then(resolve, reject).finally(() => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+      })
+    })
+  }
+}
+
+function toAddr(target: ConnectTarget): EndpointAddr {
+  if (typeof target === 'string') return parseTicket(target).addr
+  if (target instanceof EndpointTicket) return target.addr
+  validateAddr(target)
+  return target
+}
+
+function errorCode(e: unknown): string {
+  return e instanceof HandshakeError ? e.code : 'HANDSHAKE_FAILED'
+}
+
+/** Waits until `promise` settles, but at most `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
+  await Promise.race([
+    promise.then(
+      () => {},
+      () => {},
+    ),
+    bound,
+  ])
+  clearTimeout(timer)
+}

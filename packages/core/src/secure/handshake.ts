@@ -1,0 +1,437 @@
+/**
+ * ferry's connection handshake: Noise XX on the connection's first bidirectional stream, whose
+ * payloads carry each side's Ed25519 identity, a signature binding that identity to the Noise
+ * static key (as libp2p's Noise does), the ALPN offer and choice, and the certificate hash the
+ * acceptor serves. The wire format is in the package's PROTOCOL.md.
+ *
+ * ```
+ * dialer                                            acceptor
+ *   msg1  e                   [version, ALPN offer]        ->
+ *   <-    msg2  e, ee, s, es  [identity, signature, ALPN, certificate hash]
+ *   msg3  s, se               [identity, signature, flags] ->
+ * ```
+ */
+import { ByteReader, ByteWriter } from '../codec/varint.js'
+import { FramedReader, FramedWriter } from '../codec/framed.js'
+import { DecodeError, HandshakeError } from '../errors.js'
+import { PublicKey, type SecretKey } from '../identity.js'
+import { concat, equalBytes, toHex, utf8 } from '../internal/bytes.js'
+import type { BidiStream } from '../session.js'
+import { type DhKeyPair, generateDhKeyPair, NoiseXX } from './noise.js'
+
+/** The handshake version this code speaks (the first byte of message 1's payload). */
+export const handshakeVersion = 1
+
+/** Hard limits of the handshake; a peer beyond them fails with `MALFORMED`. */
+export const handshakeLimits = {
+  /** Largest handshake message, Noise overhead included. */
+  maxMessageBytes: 4096,
+  /** ALPNs in one offer. */
+  maxAlpns: 16,
+  /** Bytes of one ALPN (TLS allows 255). */
+  maxAlpnBytes: 255,
+} as const
+
+const prologue = utf8('ferry/handshake/1')
+const signatureContext = {
+  dialer: utf8('ferry handshake v1: dialer static key '),
+  acceptor: utf8('ferry handshake v1: acceptor static key and certificate '),
+}
+const sha256Bytes = 32
+const flagBound = 0x01
+
+/**
+ * An endpoint's side of every handshake: its secret key and a Noise static key made for this
+ * process, with the identity signatures over that static key made once and reused (they do not
+ * depend on the peer, so signing costs nothing per connection).
+ */
+export class LocalIdentity {
+  private readonly signatures = new Map<string, Promise<Uint8Array>>()
+
+  private constructor(
+    /** The endpoint's long-term identity. */
+    readonly secretKey: SecretKey,
+    /** The X25519 key the Noise handshake authenticates; fresh per process. */
+    readonly staticKey: DhKeyPair,
+  ) {}
+
+  /** Makes a fresh Noise static key for `secretKey` (or takes `staticKey`, for test vectors). */
+  static async create(secretKey: SecretKey, staticKey?: DhKeyPair): Promise<LocalIdentity> {
+    return new LocalIdentity(secretKey, staticKey ?? (await generateDhKeyPair()))
+  }
+
+  /** The endpoint's id. */
+  get id(): PublicKey {
+    return this.secretKey.publicKey
+  }
+
+  /** The signature that proves this identity holds the static key (and, as acceptor, serves `certHash`). */
+  signature(role: 'dialer' | 'acceptor', certHash?: Uint8Array): Promise<Uint8Array> {
+    const key = `${role}:${certHash ? toHex(certHash) : ''}`
+    let signature = this.signatures.get(key)
+    if (!signature) {
+      signature = this.secretKey.sign(signedBytes(role, this.staticKey.publicKey, certHash))
+      this.signatures.set(key, signature)
+    }
+    return signature
+  }
+}
+
+/** What both ends know once the handshake succeeded. */
+export interface HandshakeResult {
+  /** The peer's authenticated identity. */
+  remoteId: PublicKey
+  /** The ALPN both ends confirmed inside the handshake. */
+  alpn: string
+  /**
+   * `false` when TLS is bound to the acceptor's identity (the dialer pinned the certificate the
+   * acceptor signed), so streams carry application bytes as they are; `true` otherwise, and
+   * every stream and datagram is encrypted end to end with {@link HandshakeResult.keys}.
+   */
+  encrypted: boolean
+  /** Directional keys from Noise's Split(): what this side sends with, and receives with. */
+  keys: { send: Uint8Array; receive: Uint8Array }
+  /** Noise's handshake hash, a unique name for this connection. */
+  handshakeHash: Uint8Array
+}
+
+/** Options of {@link dialHandshake}. */
+export interface DialHandshakeOptions {
+  identity: LocalIdentity
+  /** ALPNs in preference order. */
+  alpns: string[]
+  /** The endpoint the dialer means to reach; any other fails with `WRONG_ENDPOINT`. */
+  expectedId?: PublicKey
+  /** The subprotocol the transport negotiated, where the platform tells; must match the ALPN. */
+  transportProtocol?: string
+  /**
+   * SHA-256 of the certificate the transport verified for this very connection, when the dialer
+   * knows it (a Node client, or a browser that pinned exactly one hash). Only then can TLS be
+   * bound to the acceptor's identity.
+   */
+  tlsCertHash?: Uint8Array
+  /** Encrypt end to end even when TLS could be bound (the acceptor follows the dialer's word). */
+  encrypt?: boolean
+  /** A fixed Noise ephemeral key: for test vectors only (a fresh one otherwise). */
+  ephemeralKey?: DhKeyPair
+}
+
+/** Options of {@link acceptHandshake}. */
+export interface AcceptHandshakeOptions {
+  identity: LocalIdentity
+  /** ALPNs this endpoint serves. */
+  alpns: ReadonlySet<string>
+  /** The ALPN the transport already chose from the dialer's unauthenticated offer. */
+  transportProtocol?: string
+  /** SHA-256 of the certificate this endpoint served the connection with, if any. */
+  certHash?: Uint8Array
+  /** A fixed Noise ephemeral key: for test vectors only (a fresh one otherwise). */
+  ephemeralKey?: DhKeyPair
+}
+
+/**
+ * Runs the dialer's side on `stream` (the connection's first bidirectional stream) and closes
+ * the stream's writable side when done.
+ * @throws {HandshakeError} on any failure; the caller closes the connection.
+ */
+export async function dialHandshake(
+  stream: BidiStream,
+  options: DialHandshakeOptions,
+): Promise<HandshakeResult> {
+  validateOffer(options.alpns)
+  const { identity } = options
+  const io = new MessageIo(stream)
+  try {
+    const noise = await NoiseXX.initiator({
+      staticKey: identity.staticKey,
+      prologue,
+      ephemeralKey: options.ephemeralKey,
+    })
+    await io.write(await noise.writeMessage(encodeOffer(options.alpns)))
+    const answer = decodeAnswer(await noise.readMessage(await io.read()))
+    const remoteStatic = noise.remoteStaticKey!
+    const signed = signedBytes('acceptor', remoteStatic, answer.certHash)
+    if (!(await answer.identity.verify(signed, answer.signature))) {
+      throw new HandshakeError('BAD_SIGNATURE', 'the acceptor signature does not verify')
+    }
+    // Checked before message 3, so an impostor never learns who dialed it.
+    if (options.expectedId && !options.expectedId.equals(answer.identity)) {
+      throw new HandshakeError(
+        'WRONG_ENDPOINT',
+        `dialed ${options.expectedId.short()} but reached ${answer.identity.short()}`,
+      )
+    }
+    if (!options.alpns.includes(answer.alpn)) {
+      throw new HandshakeError('ALPN_MISMATCH', `the acceptor chose ${answer.alpn}, not offered`)
+    }
+    if (options.transportProtocol && options.transportProtocol !== answer.alpn) {
+      throw new HandshakeError(
+        'ALPN_MISMATCH',
+        `the transport negotiated ${options.transportProtocol} but the handshake ${answer.alpn}`,
+      )
+    }
+    const { tlsCertHash } = options
+    if (tlsCertHash && answer.certHash && !equalBytes(tlsCertHash, answer.certHash)) {
+      throw new HandshakeError(
+        'CERT_HASH_MISMATCH',
+        'TLS verified another certificate than the one the acceptor signed',
+      )
+    }
+    const bound = !options.encrypt && tlsCertHash !== undefined && answer.certHash !== undefined
+    const proof = encodeProof(
+      identity.id,
+      await identity.signature('dialer'),
+      bound ? flagBound : 0,
+    )
+    await io.write(await noise.writeMessage(proof))
+    await io.finish()
+    io.release()
+    const keys = noise.split()
+    return {
+      remoteId: answer.identity,
+      alpn: answer.alpn,
+      encrypted: !bound,
+      keys: { send: keys.initiatorToResponder, receive: keys.responderToInitiator },
+      handshakeHash: noise.handshakeHash,
+    }
+  } catch (e) {
+    io.abort(e)
+    throw asHandshakeError(e)
+  }
+}
+
+/**
+ * Runs the acceptor's side on the connection's first bidirectional stream.
+ * @throws {HandshakeError} on any failure; the caller closes the connection.
+ */
+export async function acceptHandshake(
+  stream: BidiStream,
+  options: AcceptHandshakeOptions,
+): Promise<HandshakeResult> {
+  const { identity, certHash } = options
+  if (certHash && certHash.length !== sha256Bytes) {
+    throw new RangeError('certHash must be a 32-byte SHA-256 digest')
+  }
+  const io = new MessageIo(stream)
+  try {
+    const noise = await NoiseXX.responder({
+      staticKey: identity.staticKey,
+      prologue,
+      ephemeralKey: options.ephemeralKey,
+    })
+    const offer = decodeOffer(await noise.readMessage(await io.read()))
+    const alpn = offer.find((a) => options.alpns.has(a))
+    if (alpn === undefined) {
+      throw new HandshakeError('ALPN_MISMATCH', `none of the offered ALPNs is served`)
+    }
+    // The transport chose from an offer nothing authenticated; the handshake's offer is
+    // authenticated by the transcript, so a changed offer (a downgrade) shows up here.
+    if (options.transportProtocol !== undefined && options.transportProtocol !== alpn) {
+      throw new HandshakeError(
+        'ALPN_MISMATCH',
+        `the transport negotiated ${options.transportProtocol} but the handshake offer picks ${alpn}`,
+      )
+    }
+    const signature = await identity.signature('acceptor', certHash)
+    await io.write(await noise.writeMessage(encodeAnswer(identity.id, signature, alpn, certHash)))
+    await io.finish()
+    const proof = decodeProof(await noise.readMessage(await io.read()))
+    const signed = signedBytes('dialer', noise.remoteStaticKey!, undefined)
+    if (!(await proof.identity.verify(signed, proof.signature))) {
+      throw new HandshakeError('BAD_SIGNATURE', 'the dialer signature does not verify')
+    }
+    const bound = (proof.flags & flagBound) !== 0
+    if (bound && !certHash) {
+      throw new HandshakeError('MALFORMED', 'the dialer claims a certificate binding never offered')
+    }
+    io.release()
+    const keys = noise.split()
+    return {
+      remoteId: proof.identity,
+      alpn,
+      encrypted: !bound,
+      keys: { send: keys.responderToInitiator, receive: keys.initiatorToResponder },
+      handshakeHash: noise.handshakeHash,
+    }
+  } catch (e) {
+    io.abort(e)
+    throw asHandshakeError(e)
+  }
+}
+
+/** The bytes an identity signs: a context naming the role, the static key, the certificate hash. */
+function signedBytes(
+  role: 'dialer' | 'acceptor',
+  staticKey: Uint8Array,
+  certHash: Uint8Array | undefined,
+): Uint8Array {
+  return concat(signatureContext[role], staticKey, certHash ?? new Uint8Array(0))
+}
+
+function validateOffer(alpns: string[]): void {
+  if (alpns.length === 0) throw new RangeError('alpns must name at least one ALPN')
+  if (alpns.length > handshakeLimits.maxAlpns) {
+    throw new RangeError(`alpns may name at most ${handshakeLimits.maxAlpns} ALPNs`)
+  }
+  for (const alpn of alpns) {
+    const n = utf8(alpn).length
+    if (n === 0 || n > handshakeLimits.maxAlpnBytes) {
+      throw new RangeError(`alpns: each ALPN must be 1 to ${handshakeLimits.maxAlpnBytes} bytes`)
+    }
+  }
+}
+
+function encodeOffer(alpns: string[]): Uint8Array {
+  const w = new ByteWriter()
+  w.u8(handshakeVersion)
+  w.varint(alpns.length)
+  for (const alpn of alpns) w.string(alpn)
+  return w.finish()
+}
+
+function decodeOffer(payload: Uint8Array): string[] {
+  return decodePayload(payload, (r) => {
+    const version = r.u8()
+    if (version !== handshakeVersion) {
+      throw new HandshakeError('UNSUPPORTED_VERSION', `handshake version ${version} is unknown`)
+    }
+    const count = r.varint()
+    if (count === 0 || count > handshakeLimits.maxAlpns) {
+      throw new HandshakeError('MALFORMED', `an offer of ${count} ALPNs`)
+    }
+    const alpns: string[] = []
+    for (let i = 0; i < count; i++) {
+      const alpn = r.string(handshakeLimits.maxAlpnBytes)
+      if (alpn.length === 0) throw new HandshakeError('MALFORMED', 'an empty ALPN')
+      alpns.push(alpn)
+    }
+    return alpns
+  })
+}
+
+interface Answer {
+  identity: PublicKey
+  signature: Uint8Array
+  alpn: string
+  certHash: Uint8Array | undefined
+}
+
+function encodeAnswer(
+  id: PublicKey,
+  signature: Uint8Array,
+  alpn: string,
+  certHash: Uint8Array | undefined,
+): Uint8Array {
+  const w = new ByteWriter()
+  w.bytes(id.toBytes())
+  w.bytes(signature)
+  w.string(alpn)
+  w.lengthPrefixed(certHash ?? new Uint8Array(0))
+  return w.finish()
+}
+
+function decodeAnswer(payload: Uint8Array): Answer {
+  return decodePayload(payload, (r) => {
+    const identity = PublicKey.fromBytes(r.bytes(32))
+    const signature = r.bytes(64).slice()
+    const alpn = r.string(handshakeLimits.maxAlpnBytes)
+    const hash = r.lengthPrefixed(sha256Bytes)
+    if (hash.length !== 0 && hash.length !== sha256Bytes) {
+      throw new HandshakeError('MALFORMED', 'a certificate hash that is not SHA-256')
+    }
+    return { identity, signature, alpn, certHash: hash.length ? hash.slice() : undefined }
+  })
+}
+
+function encodeProof(id: PublicKey, signature: Uint8Array, flags: number): Uint8Array {
+  const w = new ByteWriter()
+  w.bytes(id.toBytes())
+  w.bytes(signature)
+  w.u8(flags)
+  return w.finish()
+}
+
+function decodeProof(payload: Uint8Array): {
+  identity: PublicKey
+  signature: Uint8Array
+  flags: number
+} {
+  return decodePayload(payload, (r) => {
+    const identity = PublicKey.fromBytes(r.bytes(32))
+    const signature = r.bytes(64).slice()
+    const flags = r.u8()
+    if ((flags & ~flagBound) !== 0) throw new HandshakeError('MALFORMED', 'unknown flags')
+    return { identity, signature, flags }
+  })
+}
+
+/** Decodes a whole payload; a DecodeError becomes `MALFORMED`, leftover bytes too. */
+function decodePayload<T>(payload: Uint8Array, decode: (r: ByteReader) => T): T {
+  try {
+    const r = new ByteReader(payload)
+    const value = decode(r)
+    r.end()
+    return value
+  } catch (e) {
+    if (e instanceof DecodeError) {
+      throw new HandshakeError('MALFORMED', `a handshake payload: ${e.message}`, { cause: e })
+    }
+    throw e
+  }
+}
+
+function asHandshakeError(e: unknown): HandshakeError {
+  if (e instanceof HandshakeError) return e
+  if (e instanceof DecodeError) {
+    return new HandshakeError(e.code === 'TRUNCATED' ? 'TRUNCATED' : 'MALFORMED', e.message, {
+      cause: e,
+    })
+  }
+  return new HandshakeError('TRUNCATED', 'the handshake stream failed', { cause: e })
+}
+
+/** Handshake messages on the stream: each a varint length and the Noise message. */
+class MessageIo {
+  private readonly reader: FramedReader
+  private readonly writer: FramedWriter
+
+  constructor(stream: BidiStream) {
+    const limits = { maxMessageBytes: handshakeLimits.maxMessageBytes }
+    this.reader = new FramedReader(stream.readable, limits)
+    this.writer = new FramedWriter(stream.writable, limits)
+  }
+
+  async read(): Promise<Uint8Array> {
+    let message: Uint8Array | undefined
+    try {
+      message = await this.reader.read()
+    } catch (e) {
+      // The peer's reset, or a framing error; never an error object the peer made.
+      if (e instanceof DecodeError) throw asHandshakeError(e)
+      throw new HandshakeError('TRUNCATED', 'the handshake stream failed', { cause: e })
+    }
+    if (message === undefined) {
+      throw new HandshakeError('TRUNCATED', 'the peer ended the handshake stream early')
+    }
+    return message
+  }
+
+  write(message: Uint8Array): Promise<void> {
+    return this.writer.write(message)
+  }
+
+  /** Ends this side's writing (the peer reads to the end). */
+  async finish(): Promise<void> {
+    await this.writer.close()
+  }
+
+  /** Stops reading: whatever else the stream carries is not part of the handshake. */
+  release(): void {
+    this.reader.cancel().catch(() => {})
+  }
+
+  abort(reason: unknown): void {
+    this.writer.abort(reason).catch(() => {})
+    this.reader.cancel(reason).catch(() => {})
+  }
+}
