@@ -1,0 +1,70 @@
+import {
+  Endpoint as CoreEndpoint,
+  type EndpointOptions,
+  type LocalIdentity,
+  SecretKey,
+} from '@ferry/core'
+import { loadOrCreateStoredKey } from './keystore.js'
+import { BrowserTransport } from './transport.js'
+
+/** Options of {@link Endpoint.create}. */
+export interface BrowserEndpointOptions {
+  /** The identity to use as it is (nothing is stored). */
+  secretKey?: SecretKey
+  /**
+   * Where the identity lives when no `secretKey` is given: `'indexeddb'` (default) keeps it in
+   * this origin's IndexedDB, so every page of the origin is the same endpoint;
+   * `'ephemeral'` makes a fresh one that dies with the page.
+   */
+  storage?: 'indexeddb' | 'ephemeral'
+  /** The IndexedDB entry, for an origin that keeps several identities. Default `'default'`. */
+  storageName?: string
+  /** ALPNs to accept (for relayed connections, once the relay is in). */
+  alpns?: string[]
+  /** The home relay URL to publish in the address. */
+  relay?: string
+  /** How long a handshake may take. Default 10 s. */
+  handshakeTimeoutMs?: number
+}
+
+/**
+ * A ferry endpoint in the browser. It dials other endpoints over the browser's native
+ * WebTransport and keeps its identity in IndexedDB, as a non-extractable WebCrypto key where
+ * the browser has Ed25519.
+ *
+ * ```ts
+ * const ep = await Endpoint.create()
+ * const conn = await ep.connect(ticket, 'my-app/chat/1')
+ * ```
+ */
+export class Endpoint extends CoreEndpoint {
+  private constructor(
+    identity: LocalIdentity,
+    transport: BrowserTransport,
+    options: EndpointOptions,
+  ) {
+    super(identity, transport, options)
+  }
+
+  /** Makes an endpoint with the stored (or a given, or an ephemeral) identity. */
+  static async create(options: BrowserEndpointOptions = {}): Promise<Endpoint> {
+    const secretKey = options.secretKey ?? (await chooseKey(options))
+    const transport = new BrowserTransport()
+    const endpoint = new Endpoint(await Endpoint.identity(secretKey), transport, {
+      secretKey,
+      transport,
+      alpns: options.alpns,
+      relay: options.relay,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+    })
+    await endpoint.listen()
+    return endpoint
+  }
+}
+
+function chooseKey(options: BrowserEndpointOptions): Promise<SecretKey> {
+  const storage = options.storage ?? 'indexeddb'
+  if (storage === 'ephemeral') return SecretKey.generate()
+  if (storage !== 'indexeddb') throw new TypeError(`storage: unknown kind ${String(storage)}`)
+  return loadOrCreateStoredKey(options.storageName ?? 'default')
+}

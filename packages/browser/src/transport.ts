@@ -1,0 +1,56 @@
+import type { DialedSession, DirectAddr, Session, Transport } from '@ferry/core'
+
+/** The query parameter that carries the ALPN offer (the same name `@ferry/node` reads). */
+const ALPN_QUERY = 'alpn'
+
+/**
+ * The browser's transport: the native `WebTransport`, dial only. The ALPN offer travels both
+ * in the `protocols` option (`wt-available-protocols`) and in the URL's query, for browsers
+ * that do not implement `protocols` (Firefox 153).
+ */
+export class BrowserTransport implements Transport {
+  private readonly sessions = new Set<WebTransport>()
+
+  async dial(
+    addr: DirectAddr,
+    alpns: string[],
+    options: { signal?: AbortSignal },
+  ): Promise<DialedSession> {
+    if (typeof WebTransport !== 'function') {
+      throw new TypeError('this browser has no WebTransport')
+    }
+    const url = new URL(addr.url)
+    url.searchParams.delete(ALPN_QUERY)
+    for (const alpn of alpns) url.searchParams.append(ALPN_QUERY, alpn)
+    const transport = new WebTransport(url, {
+      serverCertificateHashes: addr.certHashes.map((value) => ({
+        algorithm: 'sha-256',
+        value: value.slice(),
+      })),
+      protocols: alpns,
+    } as WebTransportOptions)
+    this.sessions.add(transport)
+    transport.closed.finally(() => this.sessions.delete(transport)).catch(() => {})
+    const abort = (): void => transport.close()
+    options.signal?.addEventListener('abort', abort, { once: true })
+    try {
+      await transport.ready
+    } finally {
+      options.signal?.removeEventListener('abort', abort)
+    }
+    return {
+      session: transport as unknown as Session,
+      // A browser does not say which pinned hash matched; with exactly one, it is that one.
+      tlsCertHash: addr.certHashes.length === 1 ? addr.certHashes[0] : undefined,
+    }
+  }
+
+  directAddrs(): DirectAddr[] {
+    return []
+  }
+
+  close(): Promise<void> {
+    for (const t of this.sessions) t.close()
+    return Promise.resolve()
+  }
+}

@@ -1,0 +1,1 @@
+export { ECHO_ALPN, EchoProtocol, echo } from './echo.js'

@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util'
+import { Router } from '@ferry/core'
+import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
+import { Endpoint } from './endpoint.js'
+
+const usage = `usage: ferry <command> [options]
+
+commands:
+  echo      start an endpoint that serves the echo protocol (${ECHO_ALPN}) and print its ticket
+
+options:
+  --host HOST        address to bind (default 127.0.0.1)
+  --port PORT        UDP port (default 4433; 0 picks a free one)
+  --key-file FILE    keep the identity in FILE (created with mode 0600 if missing)
+  -h, --help         show this text
+`
+
+/** Runs the ferry command line with `argv` (without node and the script). */
+export async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string', default: '4433' },
+      'key-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+  const [command] = positionals
+  if (values.help || command === undefined) {
+    process.stdout.write(usage)
+    return command === undefined && !values.help ? 2 : 0
+  }
+  if (command !== 'echo') {
+    process.stderr.write(`ferry: unknown command ${command}\n${usage}`)
+    return 2
+  }
+  const port = Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`ferry: --port must be 0..65535\n`)
+    return 2
+  }
+  const endpoint = await Endpoint.create({
+    keyFile: values['key-file'],
+    listen: { host: values.host, port },
+  })
+  const router = Router.builder(endpoint).accept(ECHO_ALPN, new EchoProtocol()).spawn()
+  process.stdout.write(`endpoint ${endpoint.id.toString()}\n`)
+  process.stdout.write(`serving ${ECHO_ALPN} on udp port ${endpoint.port}\n`)
+  process.stdout.write(`ticket ${endpoint.ticket().toString()}\n`)
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve)
+    process.once('SIGTERM', resolve)
+  })
+  await router.shutdown()
+  return 0
+}

@@ -1,0 +1,7 @@
+export { Endpoint } from './endpoint.js'
+export type { NodeEndpointOptions } from './endpoint.js'
+export { KeyFileError, loadKeyFile, loadOrCreateKeyFile } from './keyfile.js'
+export type { KeyFileErrorCode } from './keyfile.js'
+export { ALPN_QUERY, FERRY_PATH, NodeTransport, offerUrl } from './transport.js'
+export type { ListenOptions } from './transport.js'
+export * from '@ferry/core'
