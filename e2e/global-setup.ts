@@ -1,8 +1,9 @@
-import { startChild, startFixtureProcess } from './processes.js'
+import { type Child, startChild, startFerryFixture, startFixtureProcess } from './processes.js'
 
 /**
- * Starts the real servers the browser tests talk to — the echo demo (the main job) and the
- * transport-check fixture — each in its own process, and hands their pages to the tests.
+ * Starts the real servers the browser tests talk to — the echo demo (the main job), the
+ * transport-check fixture, and the ferry endpoints with the example pages — each in its own
+ * process, and hands their addresses to the tests.
  */
 export default async function globalSetup(): Promise<() => Promise<void>> {
   const [demo, demoUrl] = await startChild(
@@ -10,16 +11,20 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     { FERRY_WT_PORT: '0', FERRY_HTTP_PORT: '0' },
     (line) => /open (http:\/\/\S+)/.exec(line)?.[1],
   )
-  let fixture, pageUrl
+  const started: Child[] = [demo]
   try {
-    ;[fixture, { pageUrl }] = await startFixtureProcess()
+    const [fixture, { pageUrl }] = await startFixtureProcess()
+    started.push(fixture)
+    const [ferry, ferryFixture] = await startFerryFixture()
+    started.push(ferry)
+    process.env.FERRY_ECHO_PAGE = demoUrl
+    process.env.FERRY_CHECKS_PAGE = pageUrl
+    process.env.FERRY_ENDPOINT_FIXTURE = ferryFixture
   } catch (e) {
-    await demo.stop()
+    await Promise.all(started.map((c) => c.stop()))
     throw e
   }
-  process.env.FERRY_ECHO_PAGE = demoUrl
-  process.env.FERRY_CHECKS_PAGE = pageUrl
   return async () => {
-    await Promise.all([demo.stop(), fixture.stop()])
+    await Promise.all(started.map((c) => c.stop()))
   }
 }

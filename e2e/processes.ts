@@ -43,3 +43,8 @@ export async function startFixtureProcess(): Promise<[Child, { pageUrl: string }
     line.startsWith('{') ? (JSON.parse(line) as { pageUrl: string }) : undefined,
   )
 }
+
+/** Starts the ferry endpoint fixture (e2e/ferry/main.ts); resolves with its JSON line. */
+export async function startFerryFixture(): Promise<[Child, string]> {
+  return startChild('e2e/ferry/main.ts', {}, (line) => (line.startsWith('{') ? line : undefined))
+}

@@ -1,5 +1,5 @@
 /**
- * The browser transport checks of `e2e/transport.spec.ts`, run in Firefox. Playwright cannot
+ * The browser checks of `e2e/transport.spec.ts` and `e2e/ferry.spec.ts`, run in Firefox. Playwright cannot
  * drive Debian's Firefox ESR, so puppeteer-core drives it headless over WebDriver BiDi. The page
  * and its checks (`e2e/fixture/page.js`) are the very same as in Chromium; only the subprotocol
  * expectation differs, because Firefox does not implement the `protocols` option.
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
 import { requireFirefox } from '../browsers.js'
-import { startFixtureProcess, type Child } from '../processes.js'
+import { startFerryFixture, startFixtureProcess, type Child } from '../processes.js'
 
 const MiB = 1024 * 1024
 
@@ -64,10 +64,59 @@ const firefoxPrefs: Record<string, unknown> = {
   'extensions.systemAddon.update.enabled': false,
 }
 
-/** One named check: gets a freshly loaded page, throws when an expectation fails. */
+/**
+ * One named check: gets a freshly loaded transport-check page (or, with `ownPage`, a tab it
+ * navigates itself), throws when an expectation fails.
+ */
 interface Check {
   name: string
+  ownPage?: boolean
   run(page: Page): Promise<void>
+}
+
+/** What `e2e/ferry/main.ts` prints: the example pages and the endpoints they connect to. */
+interface FerryFixture {
+  pagesUrl: string
+  ticket: string
+  impostorTicket: string
+  echoId: string
+}
+
+/** What the example pages' echo demo leaves in `window.ferryDemoResult`. */
+interface DemoResult {
+  id: string
+  remoteId?: string
+  alpn?: string
+  encrypted?: boolean
+  bidi?: string
+  uni?: string
+  datagram?: string
+  closed?: { code: number; reason: string; remote: boolean }
+  error?: { name: string; code?: string; message: string }
+}
+
+let ferry: FerryFixture | undefined
+
+async function demoResult(page: Page): Promise<DemoResult> {
+  await page.waitForSelector('body[data-done="true"]')
+  return page.evaluate(() => (window as unknown as { ferryDemoResult: DemoResult }).ferryDemoResult)
+}
+
+/** Opens an example page of `@ferry/browser` with `ticket` and returns the demo's result. */
+async function runDemo(page: Page, example: string, ticket: string): Promise<DemoResult> {
+  await page.goto(`${ferry!.pagesUrl}examples/${example}?ticket=${encodeURIComponent(ticket)}`)
+  return demoResult(page)
+}
+
+function assertEcho(result: DemoResult): void {
+  deepStrictEqual(result.error, undefined)
+  strictEqual(result.remoteId, ferry!.echoId)
+  strictEqual(result.alpn, 'ferry/echo/1')
+  strictEqual(result.encrypted, false)
+  strictEqual(result.bidi, 'hello over a bidi stream')
+  strictEqual(result.uni, 'hello over a uni stream')
+  strictEqual(result.datagram, 'hello as a datagram')
+  deepStrictEqual(result.closed, { code: 0, reason: 'demo done', remote: false })
 }
 
 /** Runs `window.ferryChecks[name](...args)` in the page. */
@@ -199,6 +248,49 @@ const checks: Check[] = [
 ]
 
 /**
+ * The `@ferry/browser` checks of `e2e/ferry.spec.ts`. Firefox sends no ALPN offer header, so
+ * these also prove the offer in the URL's query reaches the endpoint and the handshake
+ * confirms the choice.
+ */
+const ferryChecks: Check[] = [
+  {
+    name: 'ferry ESM build: connect by ticket, echo on streams and datagrams',
+    ownPage: true,
+    async run(page) {
+      assertEcho(await runDemo(page, 'esm.html', ferry!.ticket))
+    },
+  },
+  {
+    name: 'ferry identity survives a reload and is shared by the origin',
+    ownPage: true,
+    async run(page) {
+      const first = await runDemo(page, 'esm.html', '')
+      ok(/^[a-z2-7]{52}$/.test(first.id), `id ${first.id}`)
+      await page.reload()
+      strictEqual((await demoResult(page)).id, first.id)
+      strictEqual((await runDemo(page, 'iife.html', '')).id, first.id)
+    },
+  },
+  {
+    name: 'ferry script-tag build: the same on a plain HTML page',
+    ownPage: true,
+    async run(page) {
+      assertEcho(await runDemo(page, 'iife.html', ferry!.ticket))
+    },
+  },
+  {
+    name: 'ferry refuses a server with the right certificate but the wrong key',
+    ownPage: true,
+    async run(page) {
+      const result = await runDemo(page, 'esm.html', ferry!.impostorTicket)
+      strictEqual(result.error?.name, 'HandshakeError')
+      strictEqual(result.error?.code, 'WRONG_ENDPOINT')
+      strictEqual(result.remoteId, undefined)
+    },
+  },
+]
+
+/**
  * Settles as `work` does, or rejects once `ms` pass or `also` aborts, whichever comes first.
  * `work` may keep running after losing; its later rejection is dropped, it is not news any more.
  *
@@ -243,8 +335,10 @@ async function runCheck(page: Page, pageUrl: string, c: Check): Promise<void> {
     'the check',
     checkTimeoutMs,
     async (signal) => {
-      await page.goto(pageUrl, { signal })
-      await page.waitForSelector('#state[data-ready="true"]', { signal })
+      if (!c.ownPage) {
+        await page.goto(pageUrl, { signal })
+        await page.waitForSelector('#state[data-ready="true"]', { signal })
+      }
       await c.run(page)
     },
     interrupted.signal,
@@ -313,6 +407,7 @@ async function stopFixture(fixture: Child): Promise<void> {
 
 async function main(): Promise<number> {
   let fixture: Child | undefined
+  let ferryProcess: Child | undefined
   let browser: Browser | undefined
   let profile: string | undefined
   try {
@@ -320,13 +415,16 @@ async function main(): Promise<number> {
     const executablePath = requireFirefox()
     let pageUrl: string
     ;[fixture, { pageUrl }] = await startFixtureProcess()
+    let ferryLine: string
+    ;[ferryProcess, ferryLine] = await startFerryFixture()
+    ferry = JSON.parse(ferryLine) as FerryFixture
     profile = await mkdtemp(join(tmpdir(), 'ferry-firefox-'))
     browser = await launchFirefox(profile)
     console.log(`# ${await browser.version()} (${executablePath})`)
     let page: Page | undefined
     let passed = 0
     let failed = 0
-    for (const c of checks) {
+    for (const c of [...checks, ...ferryChecks]) {
       if (interrupted.signal.aborted) break
       try {
         // Inside the try: if Firefox died, every remaining check fails saying so.
@@ -351,6 +449,7 @@ async function main(): Promise<number> {
     // Each step guarded, so a failing one does not leave the others running.
     if (browser) await closeFirefox(browser)
     if (fixture) await stopFixture(fixture)
+    if (ferryProcess) await stopFixture(ferryProcess)
     if (profile !== undefined) await rm(profile, { recursive: true, force: true })
   }
 }

@@ -1,0 +1,65 @@
+import { expect, test, type Page } from '@playwright/test'
+
+interface DemoResult {
+  id: string
+  remoteId?: string
+  alpn?: string
+  encrypted?: boolean
+  bidi?: string
+  uni?: string
+  datagram?: string
+  closed?: { code: number; reason: string; remote: boolean }
+  error?: { name: string; code?: string; message: string }
+}
+
+const fixture = (): { pagesUrl: string; ticket: string; impostorTicket: string; echoId: string } =>
+  JSON.parse(process.env.FERRY_ENDPOINT_FIXTURE!) as ReturnType<typeof fixture>
+
+async function runDemo(page: Page, example: string, ticket: string): Promise<DemoResult> {
+  const { pagesUrl } = fixture()
+  await page.goto(`${pagesUrl}examples/${example}?ticket=${encodeURIComponent(ticket)}`)
+  await expect(page.locator('body')).toHaveAttribute('data-done', 'true')
+  return page.evaluate(() => (window as unknown as { ferryDemoResult: DemoResult }).ferryDemoResult)
+}
+
+function expectEcho(result: DemoResult): void {
+  const { echoId } = fixture()
+  expect(result.error).toBeUndefined()
+  expect(result.remoteId).toBe(echoId)
+  expect(result.alpn).toBe('ferry/echo/1')
+  // One pinned certificate, signed by the endpoint: TLS is bound to its identity.
+  expect(result.encrypted).toBe(false)
+  expect(result.bidi).toBe('hello over a bidi stream')
+  expect(result.uni).toBe('hello over a uni stream')
+  expect(result.datagram).toBe('hello as a datagram')
+  expect(result.closed).toEqual({ code: 0, reason: 'demo done', remote: false })
+}
+
+test('the ESM build connects by ticket and echoes on streams and datagrams', async ({ page }) => {
+  expectEcho(await runDemo(page, 'esm.html', fixture().ticket))
+})
+
+test('the page keeps its identity across reloads, and shares it with the origin', async ({
+  page,
+}) => {
+  const first = await runDemo(page, 'esm.html', '')
+  expect(first.id).toMatch(/^[a-z2-7]{52}$/)
+  await page.reload()
+  await expect(page.locator('body')).toHaveAttribute('data-done', 'true')
+  const again = await page.evaluate(
+    () => (window as unknown as { ferryDemoResult: DemoResult }).ferryDemoResult,
+  )
+  expect(again.id).toBe(first.id)
+  const scriptTag = await runDemo(page, 'iife.html', '')
+  expect(scriptTag.id).toBe(first.id)
+})
+
+test('the script-tag build does the same on a plain HTML page', async ({ page }) => {
+  expectEcho(await runDemo(page, 'iife.html', fixture().ticket))
+})
+
+test('a server with the right certificate but the wrong key is refused', async ({ page }) => {
+  const result = await runDemo(page, 'esm.html', fixture().impostorTicket)
+  expect(result.error).toMatchObject({ name: 'HandshakeError', code: 'WRONG_ENDPOINT' })
+  expect(result.remoteId).toBeUndefined()
+})
