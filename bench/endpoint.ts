@@ -1,5 +1,6 @@
 /**
- * Endpoint benchmark, Node ↔ Node over real UDP on loopback, in one run against the bare
+ * Endpoint benchmark, Node ↔ Node over real UDP on loopback, client and server in two processes
+ * (as on two machines), in one run against the bare
  * transport underneath, so the ratios hold when the machine's absolute speed drifts:
  *
  * - connect-to-first-echo: a fresh ferry connection (session + authenticated handshake) and
@@ -10,9 +11,15 @@
  * Run it with `npx --yes pnpm@10 bench:endpoint`. Knobs (environment): `FERRY_BENCH_MIB`
  * (default 64), `FERRY_BENCH_ROUNDS` (default 5), `FERRY_BENCH_CONNECTS` (default 40).
  */
-import { type BidiStream, type Connection, Router } from '@ferry/core'
+import { type BidiStream, type Connection, EndpointTicket, Router } from '@ferry/core'
 import { Endpoint } from '@ferry/node'
 import { createCertificate, WebTransport, WebTransportServer } from '@ferry/webtransport-node'
+import { startChild } from '../e2e/processes.js'
+
+/** Hex to bytes. */
+function fromHex(hex: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16))
+}
 
 const MiB = 1024 * 1024
 const chunkBytes = 64 * 1024
@@ -130,11 +137,8 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
 }
 
-async function main(): Promise<void> {
-  const bytes = positiveInt('FERRY_BENCH_MIB', 64) * MiB
-  const rounds = positiveInt('FERRY_BENCH_ROUNDS', 5)
-  const connects = positiveInt('FERRY_BENCH_CONNECTS', 40)
-
+/** The server half, in its own process as it would be on its own machine: prints its addresses. */
+async function serve(): Promise<void> {
   // The bare baseline: a WebTransport server whose sessions serve the same stream protocol.
   const certificate = await createCertificate()
   const bare = await WebTransportServer.listen({ certificate })
@@ -145,12 +149,6 @@ async function main(): Promise<void> {
       })().catch(() => {})
     },
   })
-  const bareUrl = `https://127.0.0.1:${bare.port}/bench`
-  const bareSession = (): WebTransport =>
-    new WebTransport(bareUrl, {
-      serverCertificateHashes: [{ algorithm: 'sha-256', value: certificate.hash }],
-    })
-
   const server = await Endpoint.create({ listen: { port: 0 } })
   const router = Router.builder(server)
     .accept(benchAlpn, {
@@ -159,8 +157,41 @@ async function main(): Promise<void> {
       },
     })
     .spawn()
+  const addresses: ServerAddresses = {
+    bareUrl: `https://127.0.0.1:${bare.port}/bench`,
+    bareHash: certificate.hashHex,
+    ticket: server.ticket().toString(),
+  }
+  console.log(JSON.stringify(addresses))
+  await new Promise<void>((resolve) => process.once('SIGTERM', resolve))
+  await router.shutdown()
+  await bare.close()
+}
+
+/** What the server half prints. */
+interface ServerAddresses {
+  bareUrl: string
+  bareHash: string
+  ticket: string
+}
+
+async function main(): Promise<void> {
+  const bytes = positiveInt('FERRY_BENCH_MIB', 64) * MiB
+  const rounds = positiveInt('FERRY_BENCH_ROUNDS', 5)
+  const connects = positiveInt('FERRY_BENCH_CONNECTS', 40)
+
+  const [child, addresses] = await startChild(
+    'bench/endpoint.ts',
+    { FERRY_BENCH_ROLE: 'server' },
+    (line) => (line.startsWith('{') ? (JSON.parse(line) as ServerAddresses) : undefined),
+  )
+  const bareHash = fromHex(addresses.bareHash)
+  const bareSession = (): WebTransport =>
+    new WebTransport(addresses.bareUrl, {
+      serverCertificateHashes: [{ algorithm: 'sha-256', value: bareHash }],
+    })
   const client = await Endpoint.create()
-  const ticket = server.ticket()
+  const ticket = EndpointTicket.parse(addresses.ticket)
 
   // Connect-to-first-echo, interleaved.
   const times = { bare: [] as number[], ferry: [] as number[] }
@@ -203,15 +234,14 @@ async function main(): Promise<void> {
   wt.close()
   direct.close()
   encrypted.close()
-  await router.shutdown()
   await client.close()
-  await bare.close()
+  await child.stop()
 
   const mibs = (ms: number[]): number => bytes / MiB / (median(ms) / 1000)
   const f = (x: number): string => x.toFixed(2)
   const bareMs = median(times.bare)
   const ferryMs = median(times.ferry)
-  console.log(`connect-to-first-echo, median of ${connects} (Node ↔ Node, loopback)`)
+  console.log(`connect-to-first-echo, median of ${connects} (Node ↔ Node, two processes, loopback)`)
   console.log(`  bare WebTransport session   ${f(bareMs)} ms`)
   console.log(`  ferry direct connection     ${f(ferryMs)} ms`)
   console.log(`  ratio ferry/bare            ${f(ferryMs / bareMs)}`)
@@ -232,7 +262,8 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
+const run = process.env.FERRY_BENCH_ROLE === 'server' ? serve : main
+run().catch((e: unknown) => {
   console.error(e)
   process.exit(1)
 })

@@ -22,6 +22,8 @@
  * of all zeros) or `DECRYPT_FAILED` (an AEAD tag that does not verify). No `DOMException` from
  * WebCrypto escapes on network input.
  */
+import { hmac as nobleHmac } from '@noble/hashes/hmac.js'
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { HandshakeError } from '../errors.js'
 import { concat, fromHex } from '../internal/bytes.js'
 
@@ -108,18 +110,17 @@ function own(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return new Uint8Array(bytes)
 }
 
+// SHA-256 and HMAC run in JS (@noble/hashes), not WebCrypto: on these tiny inputs a WebCrypto
+// call is all dispatch (~0.1 ms each here), and a handshake makes dozens of them.
 async function sha256(data: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', data))
+  return Promise.resolve(own(nobleSha256(data)))
 }
 
 async function hmac(
   key: Uint8Array<ArrayBuffer>,
   data: Uint8Array<ArrayBuffer>,
 ): Promise<Uint8Array<ArrayBuffer>> {
-  const k = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, [
-    'sign',
-  ])
-  return new Uint8Array(await crypto.subtle.sign('HMAC', k, data))
+  return Promise.resolve(own(nobleHmac(nobleSha256, key, data)))
 }
 
 /** Noise `HKDF(chaining_key, input_key_material, 2)` (spec §4.3). */

@@ -185,9 +185,9 @@ function splitRecords(wire: Uint8Array): { preamble: Uint8Array; records: Uint8A
   const records: Uint8Array[] = []
   let offset = 1
   while (offset < wire.length) {
-    const length = (wire[offset + 1]! << 8) | wire[offset + 2]!
-    records.push(wire.subarray(offset, offset + 3 + length))
-    offset += 3 + length
+    const length = (wire[offset + 1]! << 16) | (wire[offset + 2]! << 8) | wire[offset + 3]!
+    records.push(wire.subarray(offset, offset + 4 + length))
+    offset += 4 + length
   }
   return { preamble: wire.subarray(0, 1), records }
 }
@@ -229,12 +229,12 @@ describe('RecordLayer streams: round trips', () => {
     const chunks = await recordUni(dialer, [data])
     const { preamble, records } = splitRecords(concat(...chunks))
     expect(toHex(preamble)).toBe('00')
-    expect(records.map((r) => toHex(r.subarray(0, 3)))).toEqual([
-      '00ffff',
-      '00ffff',
-      '00ffff',
-      '000015',
-      '010010',
+    expect(records.map((r) => toHex(r.subarray(0, 4)))).toEqual([
+      '00010010',
+      '00010010',
+      '00010010',
+      '00000015',
+      '01000010',
     ])
     const { data: got } = await acceptAndRead(acceptor, chunks)
     expect(toHex(got ?? new Uint8Array())).toBe(toHex(data))
@@ -244,8 +244,8 @@ describe('RecordLayer streams: round trips', () => {
     const { dialer, acceptor } = await layers()
     const chunks = await recordUni(dialer, [])
     const wire = concat(...chunks)
-    expect(wire.length).toBe(1 + 3 + 16)
-    expect(toHex(wire.subarray(0, 4))).toBe('00010010')
+    expect(wire.length).toBe(1 + 4 + 16)
+    expect(toHex(wire.subarray(0, 5))).toBe('0001000010')
     const result = await acceptAndRead(acceptor, chunks)
     expect(result.error).toBeUndefined()
     expect(result.data?.length).toBe(0)
@@ -356,7 +356,7 @@ describe('RecordLayer streams: transport semantics', () => {
     gates.shift()!()
     await close
     const wire = concat(...arrivals)
-    expect(wire.length).toBe(1 + 10 * (3 + 65535) + 3 + 16)
+    expect(wire.length).toBe(1 + 10 * (4 + 65536 + 16) + 4 + 16)
   })
 
   it('closes the transport after the end record, and passes aborts through', async () => {
@@ -373,7 +373,7 @@ describe('RecordLayer streams: transport semantics', () => {
     const writer = dialer.openedUni(closed).getWriter()
     await writer.write(utf8('abc'))
     await writer.close()
-    expect(events).toEqual(['write 1', 'write 22', 'write 19', 'close'])
+    expect(events).toEqual(['write 1', 'write 23', 'write 20', 'close'])
 
     // An abort reaches the transport even while a write waits on its backpressure.
     const aborted = deferred<unknown>()
@@ -549,7 +549,7 @@ describe('RecordLayer streams: tampering', () => {
     const headers = new Set<number>()
     let offset = 1
     for (const record of records) {
-      for (let i = 0; i < 3; i++) headers.add(offset + i)
+      for (let i = 0; i < 4; i++) headers.add(offset + i)
       offset += record.length
     }
     for (let position = 0; position < wire.length; position++) {
@@ -634,12 +634,13 @@ describe('RecordLayer streams: tampering', () => {
   it('refuses bad record headers before decrypting', async () => {
     const tag = new Uint8Array(16)
     const cases: [string, Uint8Array][] = [
-      ['type 2', concat(Uint8Array.of(2, 0, 17), new Uint8Array(17))],
-      ['type 255', concat(Uint8Array.of(255, 0, 17), new Uint8Array(17))],
-      ['empty data record', concat(Uint8Array.of(0, 0, 16), tag)],
-      ['length below the tag', concat(Uint8Array.of(0, 0, 15), new Uint8Array(15))],
-      ['long end record', concat(Uint8Array.of(1, 0, 17), new Uint8Array(17))],
-      ['short end record', concat(Uint8Array.of(1, 0, 0))],
+      ['type 2', concat(Uint8Array.of(2, 0, 0, 17), new Uint8Array(17))],
+      ['type 255', concat(Uint8Array.of(255, 0, 0, 17), new Uint8Array(17))],
+      ['empty data record', concat(Uint8Array.of(0, 0, 0, 16), tag)],
+      ['length below the tag', concat(Uint8Array.of(0, 0, 0, 15), new Uint8Array(15))],
+      ['data record above 64 KiB', concat(Uint8Array.of(0, 1, 0, 17), new Uint8Array(17))],
+      ['long end record', concat(Uint8Array.of(1, 0, 0, 17), new Uint8Array(17))],
+      ['short end record', concat(Uint8Array.of(1, 0, 0, 0))],
     ]
     for (const [name, bytes] of cases) {
       const result = await acceptAndRead(await acceptorLayer(), [concat(Uint8Array.of(0), bytes)])
@@ -658,7 +659,7 @@ describe('RecordLayer streams: tampering', () => {
       let garbage = prng.bytes(prng.int(300))
       // Some rounds start like a real stream: a small index and a plausible header.
       if (prng.int(2) === 0) {
-        garbage = concat(Uint8Array.of(prng.int(64), prng.int(2), 0, 17 + prng.int(40)), garbage)
+        garbage = concat(Uint8Array.of(prng.int(64), prng.int(2), 0, 0, 17 + prng.int(40)), garbage)
       }
       const chunks: Uint8Array[] = []
       for (let offset = 0; offset < garbage.length;) {

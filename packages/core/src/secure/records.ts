@@ -25,15 +25,16 @@
  *
  *     preamble = stream index as a QUIC varint (RFC 9000 §16: 1, 2, 4 or 8 bytes, the top two
  *                bits of the first byte giving the length), shortest form only, < 2^24
- *     record   = type u8 | length u16 big-endian | ciphertext (length bytes)
+ *     record   = type u8 | length u24 big-endian | ciphertext (length bytes)
  *
  *   The preamble is written the moment the stream is opened, before any data, so the acceptor
  *   learns the index (and can answer on a bidi stream) before the opener writes anything.
- *   ciphertext = AES-256-GCM(plaintext), 16-byte tag included; additional data = the 3 header
+ *   ciphertext = AES-256-GCM(plaintext), 16-byte tag included; additional data = the 4 header
  *   bytes; nonce = (class, index, counter), where counter starts at 0 for each stream and
  *   direction and counts every record. So a record that is dropped, duplicated, reordered, or
  *   moved to another stream or direction does not authenticate.
- *   type 0, data: 1 to 65519 plaintext bytes (length 17 to 65535).
+ *   type 0, data: 1 to 65536 plaintext bytes (length 17 to 65552), so a 64 KiB write is one
+ *                 record.
  *   type 1, end:  empty plaintext (length 16). It authenticates the clean end of the direction;
  *                 the transport stream must end right after it.
  *
@@ -80,13 +81,13 @@ import type { BidiStream } from '../session.js'
 export type StreamClass = 0 | 1 | 2 | 3
 
 /** The most plaintext one stream record carries; larger writes are split. */
-export const maxRecordPlaintext = 65519
+export const maxRecordPlaintext = 65536
 
 /** Bytes a sealed datagram adds to its payload: the 8-byte sequence and the 16-byte tag. */
 export const datagramOverhead = 24
 
 const tagLength = 16
-const headerLength = 3
+const headerLength = 4
 const sequenceLength = 8
 const dataRecord = 0
 const endRecord = 1
@@ -188,7 +189,9 @@ function decodeIndex(bytes: Uint8Array): { index: number; length: number } | und
 /** Why a record header is refused, or `undefined` if it is acceptable. */
 function headerProblem(type: number, length: number): string | undefined {
   if (type === dataRecord) {
-    return length > tagLength ? undefined : `a data record of length ${length} (minimum 17)`
+    return length > tagLength && length <= maxRecordPlaintext + tagLength
+      ? undefined
+      : `a data record of length ${length} (17 to ${maxRecordPlaintext + tagLength})`
   }
   if (type === endRecord) {
     return length === tagLength ? undefined : `an end record of length ${length} (must be 16)`
@@ -346,7 +349,7 @@ class StreamSealer implements UnderlyingSink<Uint8Array> {
     this.rethrow()
     this.sealing.claim()
     const length = plaintext.length + tagLength
-    const header = Uint8Array.of(type, length >> 8, length & 0xff)
+    const header = Uint8Array.of(type, length >> 16, (length >> 8) & 0xff, length & 0xff)
     const sealed = settle(
       crypto.subtle.encrypt(
         {
@@ -463,7 +466,7 @@ class StreamOpener implements Transformer<Uint8Array, Uint8Array> {
         if (this.headerFill < headerLength) return
         this.headerFill = 0
         const type = this.header[0]!
-        const length = (this.header[1]! << 8) | this.header[2]!
+        const length = (this.header[1]! << 16) | (this.header[2]! << 8) | this.header[3]!
         const problem = headerProblem(type, length)
         if (problem !== undefined) {
           this.failInOrder(new RecordError('MALFORMED', problem))
