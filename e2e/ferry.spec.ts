@@ -1,19 +1,7 @@
 import { expect, test, type Page } from '@playwright/test'
+import type { DemoResult, FerryFixture } from './ferry/types.js'
 
-interface DemoResult {
-  id: string
-  remoteId?: string
-  alpn?: string
-  encrypted?: boolean
-  bidi?: string
-  uni?: string
-  datagram?: string
-  closed?: { code: number; reason: string; remote: boolean }
-  error?: { name: string; code?: string; message: string }
-}
-
-const fixture = (): { pagesUrl: string; ticket: string; impostorTicket: string; echoId: string } =>
-  JSON.parse(process.env.FERRY_ENDPOINT_FIXTURE!) as ReturnType<typeof fixture>
+const fixture = (): FerryFixture => JSON.parse(process.env.FERRY_ENDPOINT_FIXTURE!) as FerryFixture
 
 async function runDemo(page: Page, example: string, ticket: string): Promise<DemoResult> {
   const { pagesUrl } = fixture()

@@ -10,21 +10,10 @@ import { build, createServer } from 'vite'
 import { EndpointTicket, Router } from '@ferry/core'
 import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
 import { Endpoint } from '@ferry/node'
+import type { FerryFixture } from './types.js'
 
 const browserPackage = fileURLToPath(new URL('../../packages/browser/', import.meta.url))
 const viteConfig = `${browserPackage}vite.config.ts`
-
-/** What the tests get. */
-export interface FerryFixture {
-  /** Base URL of the dev server; the examples are under `examples/`. */
-  pagesUrl: string
-  /** The echo endpoint's ticket. */
-  ticket: string
-  /** A ticket naming the echo endpoint's id but reaching the impostor (same certificate). */
-  impostorTicket: string
-  /** The echo endpoint's id. */
-  echoId: string
-}
 
 async function main(): Promise<void> {
   await build({ configFile: viteConfig, logLevel: 'warn' })

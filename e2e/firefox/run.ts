@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
 import { requireFirefox } from '../browsers.js'
+import type { DemoResult, FerryFixture } from '../ferry/types.js'
 import { startFerryFixture, startFixtureProcess, type Child } from '../processes.js'
 
 const MiB = 1024 * 1024
@@ -72,27 +73,6 @@ interface Check {
   name: string
   ownPage?: boolean
   run(page: Page): Promise<void>
-}
-
-/** What `e2e/ferry/main.ts` prints: the example pages and the endpoints they connect to. */
-interface FerryFixture {
-  pagesUrl: string
-  ticket: string
-  impostorTicket: string
-  echoId: string
-}
-
-/** What the example pages' echo demo leaves in `window.ferryDemoResult`. */
-interface DemoResult {
-  id: string
-  remoteId?: string
-  alpn?: string
-  encrypted?: boolean
-  bidi?: string
-  uni?: string
-  datagram?: string
-  closed?: { code: number; reason: string; remote: boolean }
-  error?: { name: string; code?: string; message: string }
 }
 
 let ferry: FerryFixture | undefined

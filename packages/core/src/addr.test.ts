@@ -5,6 +5,7 @@ import { DecodeError } from './errors.js'
 import { PublicKey } from './identity.js'
 import { fromHex, toHex, utf8 } from './internal/bytes.js'
 import { Prng } from './internal/prng.js'
+import { decodeError } from './internal/testing.js'
 
 const id = PublicKey.fromBytes(
   fromHex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'),
@@ -22,16 +23,6 @@ function decode(bytes: Uint8Array): EndpointAddr {
   const addr = decodeAddr(reader)
   reader.end()
   return addr
-}
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError)
-    return e as DecodeError
-  }
-  throw new Error('expected a DecodeError')
 }
 
 /** A comparable plain form of an address. */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { equalBytes } from './internal/bytes.js'
+import { concat, equalBytes } from './internal/bytes.js'
 import { Prng } from './internal/prng.js'
 import { MemoryNetwork, MemoryTransportError, type MemoryNetworkOptions } from './memory.js'
 import type { BidiStream, Session, SessionStats } from './session.js'
@@ -10,15 +10,7 @@ const str = (b: Uint8Array): string => new TextDecoder().decode(b)
 async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = []
   for await (const chunk of readable) chunks.push(chunk)
-  let length = 0
-  for (const c of chunks) length += c.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.length
-  }
-  return out
+  return concat(...chunks)
 }
 
 /** Writes `data` in chunks of seeded random sizes, then closes. */

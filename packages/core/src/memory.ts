@@ -12,6 +12,7 @@ import type {
   SessionDatagrams,
   SessionStats,
 } from './session.js'
+import { concat } from './internal/bytes.js'
 
 /** Options of a {@link MemoryNetwork}; every field has a default. */
 export interface MemoryNetworkOptions {
@@ -241,18 +242,6 @@ function copyChunk(chunk: unknown): Uint8Array<ArrayBuffer> {
   throw new TypeError('chunk must be a Uint8Array or another BufferSource')
 }
 
-function concatPieces(pieces: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let length = 0
-  for (const p of pieces) length += p.length
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const p of pieces) {
-    out.set(p, offset)
-    offset += p.length
-  }
-  return out
-}
-
 /** The application code an abort or cancel reason carries, or 0 (W3C: "code 0"). */
 function streamErrorCodeOf(reason: unknown): number {
   if (reason !== null && typeof reason === 'object' && 'streamErrorCode' in reason) {
@@ -422,7 +411,7 @@ class Pipe {
       if (this.readDone) return
       if (this.arrived.length > 0) {
         const pieces = this.arrived.splice(0, this.wire.mergeCount(this.arrived.length))
-        const chunk = pieces.length === 1 ? pieces[0]! : concatPieces(pieces)
+        const chunk = pieces.length === 1 ? pieces[0]! : concat(...pieces)
         this.unread -= chunk.length
         this.wake('writer')
         controller.enqueue(chunk)

@@ -6,6 +6,7 @@ import { PublicKey } from './identity.js'
 import { fromHex, toHex } from './internal/bytes.js'
 import { Prng } from './internal/prng.js'
 import { EndpointTicket, maxTicketChars, parseTicket } from './ticket.js'
+import { decodeError } from './internal/testing.js'
 
 const id = PublicKey.fromBytes(
   fromHex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'),
@@ -18,16 +19,6 @@ const plain = (addr: EndpointAddr) => ({
   relay: addr.relay,
   direct: addr.direct.map((d) => ({ url: d.url, certHashes: d.certHashes.map(toHex) })),
 })
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError)
-    return e as DecodeError
-  }
-  throw new Error('expected a DecodeError')
-}
 
 const fixedAddr: EndpointAddr = {
   id,

@@ -3,6 +3,7 @@ import { DecodeError } from '../errors.js'
 import { toHex, utf8 } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
 import { base32Decode, base32Encode } from './base32.js'
+import { decodeError } from '../internal/testing.js'
 
 /** A slow, obviously right encoder to compare with: the bits as text, 5 at a time. */
 function referenceEncode(bytes: Uint8Array): string {
@@ -10,16 +11,6 @@ function referenceEncode(bytes: Uint8Array): string {
   let bits = Array.from(bytes, (b) => b.toString(2).padStart(8, '0')).join('')
   bits = bits.padEnd(Math.ceil(bits.length / 5) * 5, '0')
   return (bits.match(/.{5}/g) ?? []).map((group) => alphabet[parseInt(group, 2)]).join('')
-}
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError)
-    return e as DecodeError
-  }
-  throw new Error('expected a DecodeError')
 }
 
 describe('base32', () => {

@@ -3,16 +3,7 @@ import { DecodeError } from '../errors.js'
 import { fromHex, toHex, utf8 } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
 import { ByteReader, ByteWriter, encodeVarint, varintLength } from './varint.js'
-
-function decodeError(f: () => unknown): DecodeError {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(DecodeError)
-    return e as DecodeError
-  }
-  throw new Error('expected a DecodeError')
-}
+import { decodeError } from '../internal/testing.js'
 
 const readVarint = (hex: string): number => {
   const reader = new ByteReader(fromHex(hex))
