@@ -1,6 +1,7 @@
 /**
  * End-to-end encryption of streams and datagrams after the Noise handshake ("encrypted
- * mode", for relayed connections and unpinned direct ones), on `crypto.subtle` AES-256-GCM.
+ * mode", for relayed connections and unpinned direct ones), with AES-256-GCM from `#aead`
+ * (node:crypto under Node, WebCrypto elsewhere; see `aead.ts`).
  *
  * Wire format
  * ===========
@@ -69,7 +70,9 @@
  * can spend an index (the real stream then fails as REPLAYED); an attacker on the path can
  * reset streams anyway, so this gives it nothing new.
  */
+import { importAeadKey } from '#aead'
 import { RecordError } from '../errors.js'
+import type { AeadKey } from './aead.js'
 import { concat } from '../internal/bytes.js'
 import type { BidiStream } from '../session.js'
 
@@ -125,13 +128,6 @@ export interface RecordLayerOptions {
 export interface AcceptOptions {
   /** Stops waiting for the preamble; the stream is cancelled with the signal's reason. */
   signal?: AbortSignal
-}
-
-/** A view WebCrypto accepts: the same bytes when they sit in an `ArrayBuffer`, else a copy. */
-function bufferSource(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return bytes.buffer instanceof ArrayBuffer
-    ? (bytes as Uint8Array<ArrayBuffer>)
-    : new Uint8Array(bytes)
 }
 
 function nonce(nonceClass: number, index: number, counter: number): Uint8Array<ArrayBuffer> {
@@ -204,7 +200,7 @@ class SealingKey {
   private used = 0
 
   constructor(
-    readonly key: CryptoKey,
+    readonly key: AeadKey,
     private readonly limit: number,
   ) {}
 
@@ -351,15 +347,7 @@ class StreamSealer implements UnderlyingSink<Uint8Array> {
     const length = plaintext.length + tagLength
     const header = Uint8Array.of(type, length >> 16, (length >> 8) & 0xff, length & 0xff)
     const sealed = settle(
-      crypto.subtle.encrypt(
-        {
-          name: 'AES-GCM',
-          iv: nonce(this.streamClass, this.index, this.counter++),
-          additionalData: header,
-        },
-        this.sealing.key,
-        bufferSource(plaintext),
-      ),
+      this.sealing.key.seal(nonce(this.streamClass, this.index, this.counter++), header, plaintext),
     )
     const step = this.chain
       .then(() => sealed)
@@ -369,7 +357,7 @@ class StreamSealer implements UnderlyingSink<Uint8Array> {
         // One copy to put the header in front; the transport gets one chunk per record.
         const record = new Uint8Array(headerLength + outcome.value.byteLength)
         record.set(header)
-        record.set(new Uint8Array(outcome.value), headerLength)
+        record.set(outcome.value, headerLength)
         this.writer.write(record).catch((error: unknown) => this.fail(error))
       })
       .catch((error: unknown) => void this.fail(error))
@@ -421,7 +409,7 @@ class StreamOpener implements Transformer<Uint8Array, Uint8Array> {
   private readonly inFlight: Promise<void>[] = []
 
   constructor(
-    private readonly key: CryptoKey,
+    private readonly key: AeadKey,
     private readonly streamClass: StreamClass,
     private readonly index: number,
     /** Bytes that arrived with the preamble. */
@@ -499,15 +487,7 @@ class StreamOpener implements Transformer<Uint8Array, Uint8Array> {
     while (this.inFlight.length >= pipelineDepth) await this.inFlight[0]
     if (this.stopped) return
     const opened = settle(
-      crypto.subtle.decrypt(
-        {
-          name: 'AES-GCM',
-          iv: nonce(this.streamClass, this.index, this.counter++),
-          additionalData: header,
-        },
-        this.key,
-        bufferSource(ciphertext),
-      ),
+      this.key.open(nonce(this.streamClass, this.index, this.counter++), header, ciphertext),
     )
     const step = this.chain
       .then(() => opened)
@@ -516,7 +496,7 @@ class StreamOpener implements Transformer<Uint8Array, Uint8Array> {
           const message = 'a record did not authenticate (tampered, reordered or misplaced)'
           this.errorNow(new RecordError('AUTH_FAILED', message, { cause: outcome.error }))
         } else if (outcome.value.byteLength > 0) {
-          this.deliver(new Uint8Array(outcome.value))
+          this.deliver(outcome.value)
         }
       })
       .finally(() => void this.inFlight.shift())
@@ -628,7 +608,7 @@ export class RecordLayer {
 
   private constructor(
     private readonly sealing: SealingKey,
-    private readonly opening: CryptoKey,
+    private readonly opening: AeadKey,
     private readonly isDialer: boolean,
     private readonly streamLimit: number,
   ) {}
@@ -654,10 +634,7 @@ export class RecordLayer {
       throw new TypeError('sendKey and receiveKey must differ')
     }
     if (typeof isDialer !== 'boolean') throw new TypeError('isDialer: expected a boolean')
-    const [send, receive] = await Promise.all([
-      crypto.subtle.importKey('raw', new Uint8Array(sendKey), 'AES-GCM', false, ['encrypt']),
-      crypto.subtle.importKey('raw', new Uint8Array(receiveKey), 'AES-GCM', false, ['decrypt']),
-    ])
+    const [send, receive] = await Promise.all([importAeadKey(sendKey), importAeadKey(receiveKey)])
     return new RecordLayer(
       new SealingKey(send, _limits?.records ?? maxRecordsPerKey),
       receive,
@@ -741,14 +718,10 @@ export class RecordLayer {
     const sequence = this.nextSequence++
     const head = new Uint8Array(sequenceLength)
     new DataView(head.buffer).setUint32(4, sequence)
-    const ciphertext = await crypto.subtle.encrypt(
-      { name: 'AES-GCM', iv: nonce(datagramClass, 0, sequence), additionalData: head },
-      this.sealing.key,
-      bufferSource(payload),
-    )
+    const ciphertext = await this.sealing.key.seal(nonce(datagramClass, 0, sequence), head, payload)
     const sealed = new Uint8Array(sequenceLength + ciphertext.byteLength)
     sealed.set(head)
-    sealed.set(new Uint8Array(ciphertext), sequenceLength)
+    sealed.set(ciphertext, sequenceLength)
     return sealed
   }
 
@@ -774,12 +747,12 @@ export class RecordLayer {
       throw new RecordError('AUTH_FAILED', 'a datagram sequence no key can reach (>= 2^24)')
     }
     this.datagrams.check(sequence)
-    let payload: ArrayBuffer
+    let payload: Uint8Array
     try {
-      payload = await crypto.subtle.decrypt(
-        { name: 'AES-GCM', iv: nonce(datagramClass, 0, sequence), additionalData: head },
-        this.opening,
-        bufferSource(sealed.subarray(sequenceLength)),
+      payload = await this.opening.open(
+        nonce(datagramClass, 0, sequence),
+        head,
+        sealed.subarray(sequenceLength),
       )
     } catch (cause) {
       throw new RecordError('AUTH_FAILED', 'a datagram did not authenticate', { cause })
@@ -787,7 +760,7 @@ export class RecordLayer {
     // Two copies of one datagram may both have passed the first check while decrypting.
     this.datagrams.check(sequence)
     this.datagrams.mark(sequence)
-    return new Uint8Array(payload)
+    return payload
   }
 
   private claimIndex(streamClass: StreamClass, stream: Partial<BidiStream>): number {

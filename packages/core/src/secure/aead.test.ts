@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest'
+import { fromHex, toHex } from '../internal/bytes.js'
+import { Prng } from '../internal/prng.js'
+import type { ImportAeadKey } from './aead.js'
+import { importAeadKey as nodeAead } from './aead-node.js'
+import { importAeadKey as webAead } from './aead-web.js'
+
+const implementations: [string, ImportAeadKey][] = [
+  ['node:crypto', nodeAead],
+  ['WebCrypto', webAead],
+]
+
+// McGrew & Viega, "The Galois/Counter Mode of Operation", test cases 13 and 14 (AES-256).
+const zeroKey = new Uint8Array(32)
+const zeroNonce = new Uint8Array(12)
+const vectors = [
+  { plaintext: '', sealed: '530f8afbc74536b9a963b4f1c4cb738b' },
+  {
+    plaintext: '00000000000000000000000000000000',
+    sealed: 'cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919',
+  },
+]
+
+describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
+  it('matches the GCM specification vectors', async () => {
+    const key = await importAeadKey(zeroKey)
+    for (const v of vectors) {
+      const sealed = await key.seal(zeroNonce, new Uint8Array(0), fromHex(v.plaintext))
+      expect(toHex(sealed)).toBe(v.sealed)
+      expect(toHex(await key.open(zeroNonce, new Uint8Array(0), sealed))).toBe(v.plaintext)
+    }
+  })
+
+  it('opens what the other implementation sealed, and refuses any change', async () => {
+    const prng = new Prng(7)
+    const raw = prng.bytes(32)
+    const ours = await importAeadKey(raw)
+    for (const [, other] of implementations) {
+      const theirs = await other(raw)
+      for (const size of [0, 1, 100, 70_000]) {
+        const nonce = prng.bytes(12)
+        const ad = prng.bytes(4)
+        const plaintext = prng.bytes(size)
+        const sealed = await theirs.seal(nonce, ad, plaintext)
+        expect(toHex(await ours.open(nonce, ad, sealed))).toBe(toHex(plaintext))
+        const flipped = sealed.slice()
+        flipped[prng.int(flipped.length)]! ^= 1
+        await expect(ours.open(nonce, ad, flipped)).rejects.toBeInstanceOf(Error)
+        await expect(ours.open(nonce, prng.bytes(4), sealed)).rejects.toBeInstanceOf(Error)
+      }
+    }
+    await expect(ours.open(zeroNonce, new Uint8Array(0), new Uint8Array(5))).rejects.toBeInstanceOf(
+      Error,
+    )
+  })
+})
