@@ -23,7 +23,7 @@ function expectEcho(result: DemoResult): void {
   expect(result.closed).toEqual({ code: 0, reason: 'demo done', remote: false })
 }
 
-test('the ESM build connects by ticket and echoes on streams and datagrams', async ({ page }) => {
+test('a page importing @ferry/browser connects by ticket and echoes on streams and datagrams', async ({ page }) => {
   expectEcho(await runDemo(page, 'esm.html', fixture().ticket))
 })
 
@@ -40,6 +40,10 @@ test('the page keeps its identity across reloads, and shares it with the origin'
   expect(again.id).toBe(first.id)
   const scriptTag = await runDemo(page, 'iife.html', '')
   expect(scriptTag.id).toBe(first.id)
+})
+
+test('the built ES module (dist/ferry.js) does the same', async ({ page }) => {
+  expectEcho(await runDemo(page, 'esm-build.html', fixture().ticket))
 })
 
 test('the script-tag build does the same on a plain HTML page', async ({ page }) => {

@@ -234,7 +234,7 @@ const checks: Check[] = [
  */
 const ferryChecks: Check[] = [
   {
-    name: 'ferry ESM build: connect by ticket, echo on streams and datagrams',
+    name: 'ferry imported as @ferry/browser: connect by ticket, echo on streams and datagrams',
     ownPage: true,
     async run(page) {
       assertEcho(await runDemo(page, 'esm.html', ferry!.ticket))
@@ -249,6 +249,13 @@ const ferryChecks: Check[] = [
       await page.reload()
       strictEqual((await demoResult(page)).id, first.id)
       strictEqual((await runDemo(page, 'iife.html', '')).id, first.id)
+    },
+  },
+  {
+    name: 'ferry built ES module (dist/ferry.js): the same',
+    ownPage: true,
+    async run(page) {
+      assertEcho(await runDemo(page, 'esm-build.html', ferry!.ticket))
     },
   },
   {
