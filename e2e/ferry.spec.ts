@@ -23,7 +23,9 @@ function expectEcho(result: DemoResult): void {
   expect(result.closed).toEqual({ code: 0, reason: 'demo done', remote: false })
 }
 
-test('a page importing @ferry/browser connects by ticket and echoes on streams and datagrams', async ({ page }) => {
+test('a page importing @ferry/browser connects by ticket and echoes on streams and datagrams', async ({
+  page,
+}) => {
   expectEcho(await runDemo(page, 'esm.html', fixture().ticket))
 })
 
