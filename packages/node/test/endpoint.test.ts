@@ -17,6 +17,7 @@ import {
   SecretKey,
 } from '@ferry/core'
 import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
+import { Prng } from '@ferry/core/testing'
 import { WebTransport } from '@ferry/webtransport-node'
 import { Endpoint, KeyFileError, NodeTransport, offerUrl } from '../src/index.js'
 
@@ -297,5 +298,43 @@ describe('browsers without the WebTransport protocols option', () => {
     const conn = await client.connect(server.addr(), ['chat/3', 'chat/2', 'chat/1'])
     expect(conn.alpn).toBe('chat/2')
     expect(await ask(conn, 'via query')).toBe('v2:via query')
+  })
+})
+
+describe('hostile dialers', () => {
+  it('a session that sends garbage instead of a handshake is closed, and the endpoint serves on', async () => {
+    const errors: unknown[] = []
+    const server = await Endpoint.create({
+      listen: { port: 0 },
+      onError: (e) => errors.push(e),
+    })
+    cleanup.push(() => server.close())
+    serve(server, { [ECHO_ALPN]: new EchoProtocol() })
+    const [direct] = server.addr().direct
+    for (let seed = 1; seed <= 6; seed++) {
+      const prng = new Prng(seed)
+      const wt = new WebTransport(offerUrl(direct!.url, [ECHO_ALPN]), {
+        serverCertificateHashes: [{ algorithm: 'sha-256', value: direct!.certHashes[0]! }],
+        protocols: [ECHO_ALPN],
+      })
+      await wt.ready
+      const stream = await wt.createBidirectionalStream()
+      const writer = stream.writable.getWriter()
+      // Garbage that may even look like a length prefix; then the stream ends.
+      await writer.write(prng.bytes(1 + prng.int(3000))).catch(() => {})
+      await writer.close().catch(() => {})
+      const closed = await wt.closed
+      expect(closed.closeCode).toBe(CloseCode.HANDSHAKE_FAILED)
+      expect(['MALFORMED', 'TRUNCATED', 'UNSUPPORTED_VERSION']).toContain(closed.reason)
+    }
+    expect(errors).toHaveLength(6)
+    for (const e of errors) expect(e).toBeInstanceOf(HandshakeError)
+    const client = await dialer()
+    const conn = await client.connect(server.addr(), ECHO_ALPN)
+    expect(await ask(conn, 'still serving')).toBe('still serving')
+    const stats = await conn.stats()
+    expect(stats.streamsOpened).toBe(1)
+    expect(stats.bytesSent).toBeGreaterThan(0)
+    expect(stats.bytesReceived).toBeGreaterThan(0)
   })
 })
