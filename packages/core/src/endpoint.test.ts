@@ -7,6 +7,7 @@ import { MemoryNetwork } from './memory.js'
 import { MemoryTransport } from './memory-transport.js'
 import { Router, type ProtocolHandler } from './router.js'
 import { EndpointTicket } from './ticket.js'
+import { readText, writeText } from './testing.js'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -17,18 +18,6 @@ async function endpoint(network: MemoryNetwork, alpns?: string[]): Promise<Endpo
     transport: new MemoryTransport(network),
     alpns,
   })
-}
-
-async function readText(readable: ReadableStream<Uint8Array>): Promise<string> {
-  let text = ''
-  for await (const chunk of readable) text += decoder.decode(chunk, { stream: true })
-  return text + decoder.decode()
-}
-
-async function writeText(writable: WritableStream<Uint8Array>, text: string): Promise<void> {
-  const writer = writable.getWriter()
-  await writer.write(encoder.encode(text))
-  await writer.close()
 }
 
 /** A handler that echoes each bidi stream, prefixed with its name, and records connections. */

@@ -17,12 +17,10 @@ import {
   SecretKey,
 } from '@ferry/core'
 import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
-import { Prng } from '@ferry/core/testing'
+import { Prng, readText, writeText } from '@ferry/core/testing'
 import { WebTransport } from '@ferry/webtransport-node'
 import { Endpoint, KeyFileError, NodeTransport, offerUrl } from '../src/index.js'
 
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
 const cleanup: (() => Promise<unknown>)[] = []
 
 afterEach(async () => {
@@ -47,18 +45,6 @@ function serve(ep: Endpoint, handlers: Record<string, ProtocolHandler>): Router 
   const router = builder.spawn()
   cleanup.push(() => router.shutdown())
   return router
-}
-
-async function readText(readable: ReadableStream<Uint8Array>): Promise<string> {
-  let text = ''
-  for await (const chunk of readable) text += decoder.decode(chunk, { stream: true })
-  return text + decoder.decode()
-}
-
-async function writeText(writable: WritableStream<Uint8Array>, text: string): Promise<void> {
-  const writer = writable.getWriter()
-  await writer.write(encoder.encode(text))
-  await writer.close()
 }
 
 async function ask(conn: Connection, text: string): Promise<string> {
