@@ -17,7 +17,9 @@ const viteConfig = `${browserPackage}vite.config.ts`
 
 async function main(): Promise<void> {
   await build({ configFile: viteConfig, logLevel: 'warn' })
-  const genuine = await Endpoint.create({ listen: { port: 0 } })
+  // Failed incoming connections are expected in some tests; print them to explain a failure.
+  const onError = (e: unknown): void => console.error('ferry fixture:', e)
+  const genuine = await Endpoint.create({ listen: { port: 0 }, onError })
   const router = Router.builder(genuine).accept(ECHO_ALPN, new EchoProtocol()).spawn()
   // Right certificate, wrong key: it can finish TLS with the pinned hash but cannot prove the id.
   const impostor = await Endpoint.create({

@@ -70,8 +70,9 @@ window.runFerryEchoDemo = async function runFerryEchoDemo(Ferry, ticket, log) {
     conn.close(0, 'demo done')
     result.closed = await conn.closed
   } catch (e) {
-    result.error = { name: e.name, code: e.code, message: e.message }
-    log(`failed: ${e.name} ${e.code ?? ''}: ${e.message}`)
+    const cause = e.cause ? `${e.cause.name}: ${e.cause.message}` : undefined
+    result.error = { name: e.name, code: e.code, message: e.message, cause }
+    log(`failed: ${e.name} ${e.code ?? ''}: ${e.message}${cause ? ` (${cause})` : ''}`)
   } finally {
     await endpoint.close()
   }

@@ -184,7 +184,7 @@ export async function dialHandshake(
       bound ? flagBound : 0,
     )
     await io.write(await noise.writeMessage(proof))
-    await io.finish()
+    io.finish()
     io.release()
     const keys = noise.split()
     return {
@@ -234,7 +234,7 @@ export async function acceptHandshake(
     }
     const signature = await identity.signature('acceptor', certHash)
     await io.write(await noise.writeMessage(encodeAnswer(identity.id, signature, alpn, certHash)))
-    await io.finish()
+    io.finish()
     const proof = decodeProof(await noise.readMessage(await io.read()))
     const signed = signedBytes('dialer', noise.remoteStaticKey!, undefined)
     if (!(await proof.identity.verify(signed, proof.signature))) {
@@ -420,14 +420,27 @@ class MessageIo {
     return this.writer.write(message)
   }
 
-  /** Ends this side's writing (the peer reads to the end). */
-  async finish(): Promise<void> {
-    await this.writer.close()
+  /**
+   * Ends this side's writing once what was written has gone. Not awaited: a peer that has read
+   * its last message may stop reading (STOP_SENDING) before our FIN is acknowledged, and that
+   * must not fail a handshake whose messages all arrived.
+   */
+  finish(): void {
+    this.writer.close().catch(() => {})
   }
 
-  /** Stops reading: whatever else the stream carries is not part of the handshake. */
+  /**
+   * Done reading: the peer's side should end now. Reading that end (rather than cancelling,
+   * which sends STOP_SENDING and can fail the peer's close) leaves the stream to finish
+   * cleanly; anything else the peer sends is refused.
+   */
   release(): void {
-    this.reader.cancel().catch(() => {})
+    this.reader.read().then(
+      (extra) => {
+        if (extra !== undefined) this.reader.cancel().catch(() => {})
+      },
+      () => {},
+    )
   }
 
   abort(reason: unknown): void {
