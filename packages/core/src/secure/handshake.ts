@@ -47,6 +47,7 @@ const flagBound = 0x01
  */
 export class LocalIdentity {
   private readonly signatures = new Map<string, Promise<Uint8Array>>()
+  private spareEphemeral: Promise<DhKeyPair> | undefined
 
   private constructor(
     /** The endpoint's long-term identity. */
@@ -58,6 +59,19 @@ export class LocalIdentity {
   /** Makes a fresh Noise static key for `secretKey` (or takes `staticKey`, for test vectors). */
   static async create(secretKey: SecretKey, staticKey?: DhKeyPair): Promise<LocalIdentity> {
     return new LocalIdentity(secretKey, staticKey ?? (await generateDhKeyPair()))
+  }
+
+  /**
+   * A fresh Noise ephemeral key, made ahead of time: each call returns the key made at the
+   * previous one and starts the next, so no handshake waits for key generation.
+   */
+  ephemeralKey(): Promise<DhKeyPair> {
+    const key = this.spareEphemeral ?? generateDhKeyPair()
+    const spare = generateDhKeyPair()
+    // A failure surfaces when the spare is used; until then it is not unhandled.
+    spare.catch(() => {})
+    this.spareEphemeral = spare
+    return key
   }
 
   /** The endpoint's id. */
@@ -145,7 +159,7 @@ export async function dialHandshake(
     const noise = await NoiseXX.initiator({
       staticKey: identity.staticKey,
       prologue,
-      ephemeralKey: options.ephemeralKey,
+      ephemeralKey: options.ephemeralKey ?? (await identity.ephemeralKey()),
     })
     await io.write(await noise.writeMessage(encodeOffer(options.alpns)))
     const answer = decodeAnswer(await noise.readMessage(await io.read()))
@@ -217,7 +231,7 @@ export async function acceptHandshake(
     const noise = await NoiseXX.responder({
       staticKey: identity.staticKey,
       prologue,
-      ephemeralKey: options.ephemeralKey,
+      ephemeralKey: options.ephemeralKey ?? (await identity.ephemeralKey()),
     })
     const offer = decodeOffer(await noise.readMessage(await io.read()))
     const alpn = offer.find((a) => options.alpns.has(a))

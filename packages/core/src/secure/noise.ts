@@ -24,10 +24,12 @@
  * of all zeros) or `DECRYPT_FAILED` (an AEAD tag that does not verify). No `DOMException` from
  * WebCrypto escapes on network input.
  */
+import { deriveShared, importPeerKey as platformImportPeerKey } from '#x25519'
 import { gcm } from '@noble/ciphers/aes.js'
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
 import { HandshakeError } from '../errors.js'
+import type { PeerKey } from './x25519.js'
 import { concat, fromHex } from '../internal/bytes.js'
 
 /** The largest Noise message, in bytes (spec §3). */
@@ -96,7 +98,7 @@ export interface NoiseXXOptions {
   staticKey: DhKeyPair
   /** Bytes both sides must agree on (mixed into the handshake hash); may be empty. */
   prologue: Uint8Array
-  /** The ephemeral key pair; default: a fresh one. Only test vectors should pass this. */
+  /** The ephemeral key pair (fresh, used once); default: one made now. Test vectors fix it. */
   ephemeralKey?: DhKeyPair
 }
 
@@ -147,9 +149,9 @@ function aesGcmNonce(n: number): Uint8Array<ArrayBuffer> {
 }
 
 /** Imports a peer's raw X25519 public key; WebCrypto's refusal becomes `MALFORMED`. */
-async function importPeerKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+async function importPeerKey(raw: Uint8Array<ArrayBuffer>): Promise<PeerKey> {
   try {
-    return await crypto.subtle.importKey('raw', raw, { name: 'X25519' }, true, [])
+    return await platformImportPeerKey(raw)
   } catch (cause) {
     throw new HandshakeError('MALFORMED', 'the peer sent an invalid X25519 public key', { cause })
   }
@@ -159,12 +161,10 @@ async function importPeerKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
  * X25519 between our private key and a peer's public key. A low-order peer key gives the
  * all-zero result, which some platforms refuse and others return; both become `MALFORMED`.
  */
-async function dh(ours: DhKeyPair, theirs: CryptoKey): Promise<Uint8Array<ArrayBuffer>> {
+async function dh(ours: DhKeyPair, theirs: PeerKey): Promise<Uint8Array<ArrayBuffer>> {
   let shared: Uint8Array<ArrayBuffer>
   try {
-    shared = new Uint8Array(
-      await crypto.subtle.deriveBits({ name: 'X25519', public: theirs }, ours.privateKey, 256),
-    )
+    shared = await deriveShared(ours.privateKey, theirs)
   } catch (cause) {
     throw new HandshakeError('MALFORMED', 'X25519 with the peer key failed (low-order key?)', {
       cause,
@@ -262,8 +262,8 @@ export class NoiseXX {
   private phase: Phase = 0
   /** A message is being processed; a second call before it settles is out of turn. */
   private busy = false
-  private remoteEphemeral: CryptoKey | undefined
-  private remoteStatic: CryptoKey | undefined
+  private remoteEphemeral: PeerKey | undefined
+  private remoteStatic: PeerKey | undefined
   private remoteStaticBytes: Uint8Array | undefined
   private splitKeys: NoiseSplit | undefined
   private splitTaken = false
@@ -491,7 +491,7 @@ export class NoiseXX {
     this.phase = 'complete'
   }
 
-  private need(key: CryptoKey | undefined): CryptoKey {
+  private need(key: PeerKey | undefined): PeerKey {
     // Unreachable: the turn order guarantees the key was read. Kept as a loud check.
     if (!key) throw new Error('NoiseXX: internal error: peer key missing')
     return key
