@@ -4,20 +4,31 @@ import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { type AeadKey, aeadTagLength } from './aead.js'
 
 /**
+ * The bytes of `buffer` as a plain Uint8Array the caller may keep: the same memory when the
+ * Buffer owns its whole ArrayBuffer (large outputs are not pooled), else a copy, so no view
+ * ever exposes a pooled slab's other bytes through `.buffer`.
+ */
+function ownBytes(buffer: Uint8Array): Uint8Array {
+  if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.length) {
+    return new Uint8Array(buffer.buffer, 0, buffer.length)
+  }
+  return new Uint8Array(buffer)
+}
+
+/**
  * AES-256-GCM on node:crypto (OpenSSL, synchronous): no thread-pool round trip and no copies
  * in and out of a job, which is what WebCrypto costs per record in Node.
  */
 export function importAeadKey(raw: Uint8Array): Promise<AeadKey> {
   const key = new Uint8Array(raw)
   const aead: AeadKey = {
-    seal(nonce, additionalData, plaintext) {
+    seal(nonce, additionalData, plaintext, headroom = 0) {
       const cipher = createCipheriv('aes-256-gcm', key, nonce)
       cipher.setAAD(additionalData)
-      const out = new Uint8Array(plaintext.length + aeadTagLength)
-      const body = cipher.update(plaintext)
-      out.set(body)
+      const out = new Uint8Array(headroom + plaintext.length + aeadTagLength)
+      out.set(cipher.update(plaintext), headroom)
       cipher.final()
-      out.set(cipher.getAuthTag(), plaintext.length)
+      out.set(cipher.getAuthTag(), headroom + plaintext.length)
       return Promise.resolve(out)
     },
     open(nonce, additionalData, ciphertext) {
@@ -27,10 +38,9 @@ export function importAeadKey(raw: Uint8Array): Promise<AeadKey> {
         const decipher = createDecipheriv('aes-256-gcm', key, nonce)
         decipher.setAAD(additionalData)
         decipher.setAuthTag(ciphertext.subarray(end))
-        const out = new Uint8Array(end)
-        out.set(decipher.update(ciphertext.subarray(0, end)))
+        const body = decipher.update(ciphertext.subarray(0, end))
         decipher.final()
-        return Promise.resolve(out)
+        return Promise.resolve(ownBytes(body))
       } catch (e) {
         return Promise.reject(e instanceof Error ? e : new Error(String(e)))
       }

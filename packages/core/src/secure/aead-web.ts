@@ -14,9 +14,13 @@ export async function importAeadKey(raw: Uint8Array): Promise<AeadKey> {
     'decrypt',
   ])
   return {
-    async seal(nonce, additionalData, plaintext) {
+    async seal(nonce, additionalData, plaintext, headroom = 0) {
       const params = { name: 'AES-GCM', iv: source(nonce), additionalData: source(additionalData) }
-      return new Uint8Array(await crypto.subtle.encrypt(params, key, source(plaintext)))
+      const sealed = new Uint8Array(await crypto.subtle.encrypt(params, key, source(plaintext)))
+      if (headroom === 0) return sealed
+      const out = new Uint8Array(headroom + sealed.length)
+      out.set(sealed, headroom)
+      return out
     },
     async open(nonce, additionalData, ciphertext) {
       const params = { name: 'AES-GCM', iv: source(nonce), additionalData: source(additionalData) }

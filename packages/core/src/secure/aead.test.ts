@@ -31,6 +31,14 @@ describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
     }
   })
 
+  it('leaves the headroom asked for in front of the sealed bytes', async () => {
+    const key = await importAeadKey(zeroKey)
+    const plaintext = fromHex(vectors[1]!.plaintext)
+    const sealed = await key.seal(zeroNonce, new Uint8Array(0), plaintext, 4)
+    expect(sealed.length).toBe(4 + 32)
+    expect(toHex(sealed.subarray(4))).toBe(vectors[1]!.sealed)
+  })
+
   it('opens what the other implementation sealed, and refuses any change', async () => {
     const prng = new Prng(7)
     const raw = prng.bytes(32)

@@ -8,8 +8,16 @@
 
 /** One direction's key: seals or opens with a 12-byte nonce and additional data. */
 export interface AeadKey {
-  /** `plaintext` encrypted, with the 16-byte tag appended (a new array). */
-  seal(nonce: Uint8Array, additionalData: Uint8Array, plaintext: Uint8Array): Promise<Uint8Array>
+  /**
+   * `plaintext` encrypted, with the 16-byte tag appended, in a new array that starts with
+   * `headroom` unused bytes (room for a caller's header, saving it a copy).
+   */
+  seal(
+    nonce: Uint8Array,
+    additionalData: Uint8Array,
+    plaintext: Uint8Array,
+    headroom?: number,
+  ): Promise<Uint8Array>
   /**
    * The plaintext of `ciphertext` (tag included; a new array).
    * @throws {Error} (rejects) when it does not authenticate.

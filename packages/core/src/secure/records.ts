@@ -347,17 +347,21 @@ class StreamSealer implements UnderlyingSink<Uint8Array> {
     const length = plaintext.length + tagLength
     const header = Uint8Array.of(type, length >> 16, (length >> 8) & 0xff, length & 0xff)
     const sealed = settle(
-      this.sealing.key.seal(nonce(this.streamClass, this.index, this.counter++), header, plaintext),
+      this.sealing.key.seal(
+        nonce(this.streamClass, this.index, this.counter++),
+        header,
+        plaintext,
+        headerLength,
+      ),
     )
     const step = this.chain
       .then(() => sealed)
       .then((outcome) => {
         if (!outcome.ok) throw outcome.error
         if (this.failure) return
-        // One copy to put the header in front; the transport gets one chunk per record.
-        const record = new Uint8Array(headerLength + outcome.value.byteLength)
+        // The AEAD left room for the header: the transport gets one chunk per record.
+        const record = outcome.value
         record.set(header)
-        record.set(outcome.value, headerLength)
         this.writer.write(record).catch((error: unknown) => this.fail(error))
       })
       .catch((error: unknown) => void this.fail(error))
