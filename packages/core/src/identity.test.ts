@@ -4,6 +4,7 @@ import { base32Encode } from './codec/base32.js'
 import { fromHex, toHex, utf8 } from './internal/bytes.js'
 import { Prng } from './internal/prng.js'
 import * as identity from './identity.js'
+import { decodeError } from './internal/testing.js'
 
 type IdentityModule = typeof identity
 
@@ -206,16 +207,6 @@ describe('PublicKey', () => {
     expect(a.equals(identity.PublicKey.fromBytes(bytes))).toBe(true)
     expect(a.equals(identity.PublicKey.fromBytes(fromHex(rfc8032[1]!.public)))).toBe(false)
   })
-
-  function decodeError(f: () => unknown): DecodeError {
-    try {
-      f()
-    } catch (e) {
-      expect(e).toBeInstanceOf(DecodeError)
-      return e as DecodeError
-    }
-    throw new Error('expected a DecodeError')
-  }
 
   it('refuses wrong lengths, off-curve and small-order points as INVALID', () => {
     for (const length of [0, 31, 33, 64]) {

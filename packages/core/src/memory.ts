@@ -320,14 +320,7 @@ class Pipe {
   /** The sender's or receiver's session ended: error what is still open. */
   sessionEnded(session: MemorySession, error: Error): void {
     if (session === this.sender) {
-      this.closeAck?.reject(error)
-      this.closeAck = undefined
-      if (!this.writeDone) {
-        this.writeDone = true
-        this.writeFailure = { error }
-        this.writeController.error(error)
-        this.wake('writer')
-      }
+      this.failWriter(error)
     }
     // A readable whose FIN arrived is complete: its reader still gets every byte.
     if (session === this.receiver && !this.readDone && !this.finArrived) {
@@ -367,6 +360,17 @@ class Pipe {
     this.arrived.push(piece)
     this.receiver.bytesReceived += piece.length
     this.wake('reader')
+  }
+
+  /** Fails the writing side with `error`: a pending close rejects, and further writes too. */
+  private failWriter(error: Error): void {
+    this.closeAck?.reject(error)
+    this.closeAck = undefined
+    if (this.writeDone) return
+    this.writeDone = true
+    this.writeFailure = { error }
+    this.writeController.error(error)
+    this.wake('writer')
   }
 
   private close(): Promise<void> {
@@ -447,14 +451,7 @@ class Pipe {
       source: 'stream',
       streamErrorCode: code,
     })
-    this.closeAck?.reject(error)
-    this.closeAck = undefined
-    if (!this.writeDone) {
-      this.writeDone = true
-      this.writeFailure = { error }
-      this.writeController.error(error)
-      this.wake('writer')
-    }
+    this.failWriter(error)
     this.forgetIfDone()
   }
 

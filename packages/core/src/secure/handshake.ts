@@ -200,14 +200,7 @@ export async function dialHandshake(
     await io.write(await noise.writeMessage(proof))
     io.finish()
     io.release()
-    const keys = noise.split()
-    return {
-      remoteId: answer.identity,
-      alpn: answer.alpn,
-      encrypted: !bound,
-      keys: { send: keys.initiatorToResponder, receive: keys.responderToInitiator },
-      handshakeHash: noise.handshakeHash,
-    }
+    return result(noise, 'dialer', answer.identity, answer.alpn, bound)
   } catch (e) {
     io.abort(e)
     throw asHandshakeError(e)
@@ -259,17 +252,32 @@ export async function acceptHandshake(
       throw new HandshakeError('MALFORMED', 'the dialer claims a certificate binding never offered')
     }
     io.release()
-    const keys = noise.split()
-    return {
-      remoteId: proof.identity,
-      alpn,
-      encrypted: !bound,
-      keys: { send: keys.responderToInitiator, receive: keys.initiatorToResponder },
-      handshakeHash: noise.handshakeHash,
-    }
+    return result(noise, 'acceptor', proof.identity, alpn, bound)
   } catch (e) {
     io.abort(e)
     throw asHandshakeError(e)
+  }
+}
+
+/** What a finished handshake gives `role`: the peer, the ALPN, the mode and this side's keys. */
+function result(
+  noise: NoiseXX,
+  role: 'dialer' | 'acceptor',
+  remoteId: PublicKey,
+  alpn: string,
+  bound: boolean,
+): HandshakeResult {
+  const { initiatorToResponder, responderToInitiator } = noise.split()
+  const dialer = role === 'dialer'
+  return {
+    remoteId,
+    alpn,
+    encrypted: !bound,
+    keys: {
+      send: dialer ? initiatorToResponder : responderToInitiator,
+      receive: dialer ? responderToInitiator : initiatorToResponder,
+    },
+    handshakeHash: noise.handshakeHash,
   }
 }
 

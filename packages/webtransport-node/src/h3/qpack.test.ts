@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { LimitError, QpackError } from '../errors.js'
-import { Prng } from '../internal/prng.js'
+import { Prng } from '@ferry/core/testing'
 import { huffmanEncode } from './huffman.js'
 import { decodeFieldSection, encodeFieldSection, STATIC_TABLE } from './qpack.js'
 

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { H3, Http3Error } from '../errors.js'
-import { Prng } from '../internal/prng.js'
+import { Prng } from '@ferry/core/testing'
 import { isReservedType } from './frames.js'
 import { decodeSettings, encodeSettings, Setting } from './settings.js'
 import { readVarintBig } from './varint.js'

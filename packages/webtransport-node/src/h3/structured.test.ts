@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { H3, Http3Error, LimitError } from '../errors.js'
-import { Prng } from '../internal/prng.js'
+import { Prng } from '@ferry/core/testing'
 import {
   MAX_STRING_LIST_BYTES,
   MAX_STRING_LIST_MEMBERS,

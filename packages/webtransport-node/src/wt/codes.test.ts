@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { Prng } from '../internal/prng.js'
+import { Prng } from '@ferry/core/testing'
 import { isReservedType } from '../h3/frames.js'
 import {
   http3ToWebtransport,
