@@ -66,11 +66,11 @@ export type {
   DialHandshakeOptions,
   HandshakeResult,
 } from './secure/handshake.js'
-export { MemoryTransport } from './memory-transport.js'
+export { MemoryTransport } from './memory/transport.js'
 
 // in-memory transport
-export { MemoryNetwork } from './memory.js'
-export type { MemoryNetworkOptions, MemoryListener } from './memory.js'
+export { MemoryNetwork } from './memory/network.js'
+export type { MemoryNetworkOptions, MemoryListener } from './memory/network.js'
 
 // secure channel
 export {

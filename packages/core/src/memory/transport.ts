@@ -1,7 +1,7 @@
-import type { DirectAddr } from './addr.js'
-import type { DialedSession, Transport, TransportListener } from './endpoint.js'
-import type { MemoryNetwork } from './memory.js'
-import type { Session } from './session.js'
+import type { DirectAddr } from '../addr.js'
+import type { DialedSession, Transport, TransportListener } from '../endpoint.js'
+import type { MemoryNetwork } from './network.js'
+import type { Session } from '../session.js'
 
 /**
  * Addresses are `https:` URLs everywhere, so a memory address `memory://7` is published as
