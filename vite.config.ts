@@ -1,9 +1,20 @@
+import { defaultServerConditions } from 'vite'
 import { defineConfig } from 'vitest/config'
+
+/**
+ * Inside the workspace the packages run from their TypeScript sources: their `exports` lead
+ * with a `@ferry/source` condition that only the workspace's tools set (here, in
+ * tsconfig.base.json, in `.npmrc` for Node, and in packages/browser/vite.config.ts).
+ */
+const resolve = { conditions: ['@ferry/source', ...defaultServerConditions] }
+const ssr = { resolve: { conditions: resolve.conditions, externalConditions: ['@ferry/source'] } }
 
 export default defineConfig({
   test: {
     projects: [
       {
+        resolve,
+        ssr,
         test: {
           name: 'node',
           root: 'packages/node',
@@ -14,6 +25,8 @@ export default defineConfig({
         },
       },
       {
+        resolve,
+        ssr,
         test: {
           name: 'core',
           root: 'packages/core',
@@ -23,6 +36,8 @@ export default defineConfig({
         },
       },
       {
+        resolve,
+        ssr,
         test: {
           name: 'webtransport-node',
           root: 'packages/webtransport-node',

@@ -16,7 +16,9 @@ export async function startChild<T>(
   env: Record<string, string>,
   match: (line: string) => T | undefined,
 ): Promise<[Child, T]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  // The workspace runs the packages from their sources (the `@ferry/source` export condition).
+  const node = ['--conditions=@ferry/source', '--import', 'tsx']
+  const child = spawn(process.execPath, [...node, entry], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   })

@@ -1,15 +1,18 @@
-import { defineConfig } from 'vite'
+import { defaultClientConditions, defineConfig } from 'vite'
 
 /**
- * Builds `dist/ferry.js` (ESM) and `dist/ferry.iife.js` (a script tag's `window.Ferry`); the
- * dev server (`vite` in this folder) serves the examples in `examples/`.
+ * Builds the self-contained bundles `dist/ferry.js` (ESM) and `dist/ferry.iife.js` (a script
+ * tag's `window.Ferry`) beside the package's own `tsc` output; the dev server (`vite` in this
+ * folder) serves the examples in `examples/`. Both read the workspace's sources through the
+ * `@ferry/source` export condition.
  */
 export default defineConfig({
   root: import.meta.dirname,
   server: { host: '127.0.0.1' },
+  resolve: { conditions: ['@ferry/source', ...defaultClientConditions] },
   build: {
     outDir: 'dist',
-    emptyOutDir: true,
+    emptyOutDir: false,
     sourcemap: true,
     target: 'es2022',
     lib: {

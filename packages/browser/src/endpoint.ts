@@ -1,14 +1,10 @@
-import {
-  Endpoint as CoreEndpoint,
-  type EndpointOptions,
-  type LocalIdentity,
-  SecretKey,
-} from '@ferry/core'
+import { Endpoint as CoreEndpoint, type EndpointOptions, SecretKey } from '@ferry/core'
+import { LocalIdentity } from '@ferry/core/internal'
 import { loadOrCreateStoredKey } from './keystore.js'
 import { BrowserTransport } from './transport.js'
 
 /** Options of {@link Endpoint.create}. */
-export interface BrowserEndpointOptions {
+export interface BrowserEndpointOptions extends EndpointOptions {
   /** The identity to use as it is (nothing is stored). */
   secretKey?: SecretKey
   /**
@@ -19,12 +15,6 @@ export interface BrowserEndpointOptions {
   storage?: 'indexeddb' | 'ephemeral'
   /** The IndexedDB entry, for an origin that keeps several identities. Default `'default'`. */
   storageName?: string
-  /** ALPNs to accept (for relayed connections, once the relay is in). */
-  alpns?: string[]
-  /** The home relay URL to publish in the address. */
-  relay?: string
-  /** How long a handshake may take. Default 10 s. */
-  handshakeTimeoutMs?: number
 }
 
 /**
@@ -38,27 +28,14 @@ export interface BrowserEndpointOptions {
  * ```
  */
 export class Endpoint extends CoreEndpoint {
-  private constructor(
-    identity: LocalIdentity,
-    transport: BrowserTransport,
-    options: EndpointOptions,
-  ) {
-    super(identity, transport, options)
-  }
-
-  /** Makes an endpoint with the stored (or a given, or an ephemeral) identity. */
+  /**
+   * Makes an endpoint with the stored (or a given, or an ephemeral) identity.
+   * @throws {TypeError} for an unknown `storage`.
+   */
   static async create(options: BrowserEndpointOptions = {}): Promise<Endpoint> {
     const secretKey = options.secretKey ?? (await chooseKey(options))
-    const transport = new BrowserTransport()
-    const endpoint = new Endpoint(await Endpoint.identity(secretKey), transport, {
-      secretKey,
-      transport,
-      alpns: options.alpns,
-      relay: options.relay,
-      handshakeTimeoutMs: options.handshakeTimeoutMs,
-    })
-    await endpoint.listen()
-    return endpoint
+    const identity = await LocalIdentity.create(secretKey)
+    return new Endpoint(identity, new BrowserTransport(), options).start()
   }
 }
 

@@ -1,4 +1,33 @@
-export { Endpoint } from './endpoint.js'
-export type { BrowserEndpointOptions } from './endpoint.js'
-export { BrowserTransport } from './transport.js'
-export * from '@ferry/core'
+/**
+ * `@ferry/browser`: a ferry endpoint in the browser, on the native WebTransport API, with its
+ * identity kept in IndexedDB.
+ * @module
+ */
+export { Endpoint, type BrowserEndpointOptions } from './endpoint.js'
+
+// What applications use with an endpoint, from @ferry/core (protocol authors import that).
+export {
+  CloseCode,
+  ConnectError,
+  Connection,
+  ConnectionError,
+  DecodeError,
+  EndpointTicket,
+  FerryError,
+  HandshakeError,
+  PublicKey,
+  RecordError,
+  Router,
+  SecretKey,
+} from '@ferry/core'
+export type {
+  BidiStream,
+  ConnectOptions,
+  ConnectTarget,
+  ConnectionCloseInfo,
+  DirectAddr,
+  EndpointAddr,
+  EndpointId,
+  EndpointOptions,
+  ProtocolHandler,
+} from '@ferry/core'

@@ -1,7 +1,10 @@
-import type { DialedSession, DirectAddr, Session, Transport } from '@ferry/core'
-
-/** The query parameter that carries the ALPN offer (the same name `@ferry/node` reads). */
-const ALPN_QUERY = 'alpn'
+import {
+  withAlpnOffer,
+  type DialedSession,
+  type Session,
+  type Transport,
+} from '@ferry/core/internal'
+import type { DirectAddr } from '@ferry/core'
 
 /**
  * The browser's transport: the native `WebTransport`, dial only. The ALPN offer travels both
@@ -19,9 +22,7 @@ export class BrowserTransport implements Transport {
     if (typeof WebTransport !== 'function') {
       throw new TypeError('this browser has no WebTransport')
     }
-    const url = new URL(addr.url)
-    url.searchParams.delete(ALPN_QUERY)
-    for (const alpn of alpns) url.searchParams.append(ALPN_QUERY, alpn)
+    const url = withAlpnOffer(addr.url, alpns)
     const transport = new WebTransport(url, {
       serverCertificateHashes: addr.certHashes.map((value) => ({
         algorithm: 'sha-256',

@@ -56,7 +56,10 @@ export interface ConnectionStats {
 /** Datagrams held for a reader that is not reading; older ones are dropped beyond this. */
 const datagramQueueLimit = 128
 
-/** What {@link Connection.establish} needs; endpoints make these after the handshake. */
+/**
+ * What {@link Connection.establish} needs; endpoints make these after the handshake.
+ * @internal
+ */
 export interface ConnectionInit {
   session: Session
   handshake: HandshakeResult
@@ -107,7 +110,8 @@ export class Connection {
 
   /**
    * Wraps a session whose handshake succeeded. The session's first incoming bidirectional
-   * stream must already have been taken (it carried the handshake).
+   * stream must already have been taken (it carried the handshake). Endpoints call this.
+   * @internal
    */
   static async establish(init: ConnectionInit): Promise<Connection> {
     const { handshake } = init
@@ -170,37 +174,17 @@ export class Connection {
   }
 
   /**
-   * The next bidirectional stream the peer opened.
-   * @throws {ConnectionError} once the connection is closed.
+   * Bidirectional streams the peer opens, until the connection closes (then the iteration
+   * ends; {@link Connection.closed} says why). Every call shares one queue: each stream reaches
+   * one consumer.
    */
-  async acceptBi(): Promise<BidiStream> {
-    return this.next(this.incomingBi)
+  bidiStreams(): AsyncGenerator<BidiStream, void, undefined> {
+    return this.incomingBi.values()
   }
 
-  /**
-   * The next unidirectional stream the peer opened.
-   * @throws {ConnectionError} once the connection is closed.
-   */
-  async acceptUni(): Promise<ReadableStream<Uint8Array>> {
-    return this.next(this.incomingUni)
-  }
-
-  /** Bidirectional streams the peer opens, until the connection closes. */
-  async *bidiStreams(): AsyncGenerator<BidiStream, void, undefined> {
-    for (;;) {
-      const stream = await this.incomingBi.shift().catch(() => undefined)
-      if (stream === undefined) return
-      yield stream
-    }
-  }
-
-  /** Unidirectional streams the peer opens, until the connection closes. */
-  async *uniStreams(): AsyncGenerator<ReadableStream<Uint8Array>, void, undefined> {
-    for (;;) {
-      const stream = await this.incomingUni.shift().catch(() => undefined)
-      if (stream === undefined) return
-      yield stream
-    }
+  /** Unidirectional streams the peer opens, until the connection closes; as {@link bidiStreams}. */
+  uniStreams(): AsyncGenerator<ReadableStream<Uint8Array>, void, undefined> {
+    return this.incomingUni.values()
   }
 
   /**
@@ -223,13 +207,8 @@ export class Connection {
    * Datagrams from the peer, until the connection closes. Every call shares one queue (each
    * datagram reaches one reader); at most 128 wait, older ones are dropped beyond that.
    */
-  async *datagrams(): AsyncGenerator<Uint8Array, void, undefined> {
-    const queue = this.startDatagrams()
-    for (;;) {
-      const datagram = await queue.shift().catch(() => undefined)
-      if (datagram === undefined) return
-      yield datagram
-    }
+  datagrams(): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.startDatagrams().values()
   }
 
   /**
@@ -244,7 +223,10 @@ export class Connection {
     this.closeWith(code, reason)
   }
 
-  /** Closes with any code, ferry's reserved ones included (for endpoints and routers). */
+  /**
+   * Closes with any code, ferry's reserved ones included (for endpoints and routers).
+   * @internal
+   */
   closeWith(code: number, reason: string): void {
     if (this.closeInfo || this.closedLocally) return
     this.closedLocally = true
@@ -303,12 +285,6 @@ export class Connection {
   private fail(e: unknown): never {
     if (this.closeInfo || this.closedLocally) throw this.closedError()
     throw e
-  }
-
-  private async next<T>(queue: AsyncQueue<T>): Promise<T> {
-    const item = await queue.shift()
-    if (item === undefined) throw this.closedError()
-    return item
   }
 
   /**

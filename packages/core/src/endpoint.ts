@@ -7,7 +7,7 @@ import {
   acceptHandshake,
   dialHandshake,
   type HandshakeResult,
-  LocalIdentity,
+  type LocalIdentity,
 } from './secure/handshake.js'
 import type { Session } from './session.js'
 import { EndpointTicket, parseTicket } from './ticket.js'
@@ -57,10 +57,8 @@ export interface Transport {
   close(): Promise<void>
 }
 
-/** Options of {@link Endpoint.open}. */
+/** Options every platform's `Endpoint.create` takes. */
 export interface EndpointOptions {
-  secretKey: SecretKey
-  transport: Transport
   /** ALPNs to accept connections for (a {@link Router} adds its own). Default none. */
   alpns?: string[]
   /** The home relay to publish in the address. */
@@ -89,11 +87,14 @@ export type ConnectTarget = EndpointAddr | EndpointTicket | string
 
 const defaultHandshakeTimeoutMs = 10_000
 
+/** How long a failed connect waits for the session's close code, which says why it failed. */
+const closeInfoGraceMs = 1000
+
 /**
  * An endpoint: an identity that dials other endpoints by id and accepts connections for the
- * ALPNs it serves. Platform packages (`@ferry/browser`, `@ferry/node`) subclass it with their
- * transport, key storage and a `create()` factory; tests use {@link Endpoint.open} with the
- * in-memory transport.
+ * ALPNs it serves. Platform packages (`@ferry/browser`, `@ferry/node`, and the in-memory
+ * network in `@ferry/core/testing`) subclass it with their transport, key storage and a
+ * `create()` factory.
  */
 export class Endpoint {
   private readonly accepted = new AsyncQueue<Connection>()
@@ -104,6 +105,7 @@ export class Endpoint {
   private readonly handshakeTimeoutMs: number
   private readonly onError: (error: unknown) => void
 
+  /** Subclasses construct, then finish their `create()` with {@link Endpoint.start}. */
   protected constructor(
     private readonly identity: LocalIdentity,
     /** The transport this endpoint runs on. */
@@ -115,28 +117,21 @@ export class Endpoint {
     this.onError = options.onError ?? (() => {})
   }
 
-  /** Makes an endpoint on `options.transport` and starts listening if the transport can. */
-  static async open(options: EndpointOptions): Promise<Endpoint> {
-    const endpoint = new Endpoint(
-      await LocalIdentity.create(options.secretKey),
-      options.transport,
-      options,
-    )
-    await endpoint.listen()
-    return endpoint
-  }
-
-  /** Starts the transport's listener; subclasses call it once constructed. */
-  protected async listen(): Promise<void> {
-    await this.transport.listen?.({
-      choose: (offer) => offer.find((alpn) => this.alpnSet.has(alpn)),
-      session: (session, info) => this.acceptSession(session, info),
-    })
-  }
-
-  /** Builds the LocalIdentity subclasses pass to the constructor. */
-  protected static identity(secretKey: SecretKey): Promise<LocalIdentity> {
-    return LocalIdentity.create(secretKey)
+  /**
+   * Starts the transport's listener, if it has one; if that fails, closes the endpoint and
+   * rethrows. Every platform's `create()` ends with it.
+   */
+  protected async start(): Promise<this> {
+    try {
+      await this.transport.listen?.({
+        choose: (offer) => offer.find((alpn) => this.alpnSet.has(alpn)),
+        session: (session, info) => this.acceptSession(session, info),
+      })
+    } catch (e) {
+      await this.close()
+      throw e
+    }
+    return this
   }
 
   /** This endpoint's id: its public key. */
@@ -154,7 +149,11 @@ export class Endpoint {
     return [...this.alpnSet]
   }
 
-  /** Replaces the ALPNs this endpoint accepts; sessions already accepted are unaffected. */
+  /**
+   * Replaces the ALPNs this endpoint accepts; sessions already accepted are unaffected. The
+   * {@link Router} owns this.
+   * @internal
+   */
   setAlpns(alpns: Iterable<string>): void {
     this.alpnSet.clear()
     for (const alpn of alpns) this.alpnSet.add(alpn)
@@ -225,20 +224,11 @@ export class Endpoint {
   }
 
   /**
-   * The next connection a peer made to one of this endpoint's ALPNs; `undefined` once the
-   * endpoint is closed. A {@link Router} is the usual consumer.
+   * Connections peers make to this endpoint's ALPNs, until the endpoint closes. A
+   * {@link Router} is the usual consumer; every call shares one queue.
    */
-  accept(): Promise<Connection | undefined> {
-    return this.accepted.shift()
-  }
-
-  /** Incoming connections until the endpoint closes. */
-  async *incoming(): AsyncGenerator<Connection, void, undefined> {
-    for (;;) {
-      const conn = await this.accepted.shift()
-      if (!conn) return
-      yield conn
-    }
+  incoming(): AsyncGenerator<Connection, void, undefined> {
+    return this.accepted.values()
   }
 
   /**
@@ -301,10 +291,14 @@ export class Endpoint {
       )
       return await this.adopt(session, handshake, true)
     } catch (e) {
-      // An acceptor that refuses closes the session with a code saying why, but its stream
-      // resets may arrive before its close: when the stream failed, give the close a moment.
-      const streamFailed = e instanceof HandshakeError && e.code === 'TRUNCATED'
-      if (streamFailed && closedWith === undefined) await settledWithin(session.closed, 1000)
+      // An acceptor that refuses closes the session with a code saying why, but the transport
+      // may fail the handshake's stream before that close arrives (a browser rejects
+      // createBidirectionalStream() at once, a reset stream truncates the handshake): after
+      // any failure that is not the peer's authenticated answer, give the close a moment.
+      const transportFailed = !(e instanceof HandshakeError) || e.code === 'TRUNCATED'
+      if (transportFailed && closedWith === undefined && !signal?.aborted) {
+        await settledWithin(session.closed, closeInfoGraceMs)
+      }
       if (closedWith === CloseCode.ALPN_REFUSED) {
         throw new ConnectError(
           'ALPN_REFUSED',

@@ -1,13 +1,29 @@
 /**
- * Helpers for testing code built on ferry (`@ferry/core/testing`): the seeded PRNG the fuzz
- * tests use, an in-process bidirectional stream pair whose chunks a test can rewrite, and text
- * in and out of streams.
- * The in-memory network itself (`MemoryNetwork`, `MemoryTransport`) is in the main entry.
+ * `@ferry/core/testing`: for tests of code built on ferry, not for applications. An endpoint
+ * on any transport, the in-memory network with its seeded scheduler (reorders, splits and
+ * drops, so failures replay), the seeded PRNG the fuzz tests use, an in-process stream pair
+ * whose chunks a test can rewrite, and text in and out of streams.
+ * @module
  */
+export { TestEndpoint, type TestEndpointOptions } from './testing/endpoint.js'
+export { MemoryNetwork } from './memory/network.js'
+export type { MemoryListener, MemoryNetworkOptions } from './memory/network.js'
+export { MemoryTransport } from './memory/transport.js'
 export { Prng } from './internal/prng.js'
 export { bidiPair, END, type Tap } from './internal/pipe.js'
 
 const encoder = new TextEncoder()
+
+/**
+ * The next item of `items` (e.g. `conn.bidiStreams()`, `endpoint.incoming()`).
+ * @throws {Error} when the iteration ends first.
+ */
+export async function next<T>(items: AsyncIterator<T> | AsyncIterable<T>): Promise<T> {
+  const iterator = Symbol.asyncIterator in items ? items[Symbol.asyncIterator]() : items
+  const result = await iterator.next()
+  if (result.done) throw new Error('the iteration ended before an item')
+  return result.value
+}
 
 /** Reads a byte stream to its end as UTF-8 text. */
 export async function readText(readable: ReadableStream<Uint8Array>): Promise<string> {

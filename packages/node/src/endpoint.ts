@@ -1,29 +1,17 @@
-import {
-  Endpoint as CoreEndpoint,
-  type EndpointOptions,
-  type LocalIdentity,
-  SecretKey,
-} from '@ferry/core'
+import { Endpoint as CoreEndpoint, type EndpointOptions, SecretKey } from '@ferry/core'
+import { LocalIdentity } from '@ferry/core/internal'
 import type { Certificate } from '@ferry/webtransport-node'
 import { loadOrCreateKeyFile } from './keyfile.js'
 import { type ListenOptions, NodeTransport } from './transport.js'
 
 /** Options of {@link Endpoint.create}. */
-export interface NodeEndpointOptions {
+export interface NodeEndpointOptions extends EndpointOptions {
   /** The identity. Default: from `keyFile`, else a fresh one for this process. */
   secretKey?: SecretKey
   /** A file holding the identity; created (mode 0600) with a fresh key if missing. */
   keyFile?: string
   /** Listen for WebTransport sessions (browsers and other endpoints). Default: dial only. */
   listen?: ListenOptions
-  /** ALPNs to accept (a Router adds its own). */
-  alpns?: string[]
-  /** The home relay to publish in the address. */
-  relay?: string
-  /** How long a handshake may take. Default 10 s. */
-  handshakeTimeoutMs?: number
-  /** Hears failed incoming connections and certificate rotation failures. Default: ignore. */
-  onError?: (error: unknown) => void
 }
 
 /**
@@ -57,21 +45,9 @@ export class Endpoint extends CoreEndpoint {
     const secretKey =
       options.secretKey ??
       (options.keyFile ? await loadOrCreateKeyFile(options.keyFile) : await SecretKey.generate())
-    const onError = options.onError ?? (() => {})
-    const transport = new NodeTransport(options.listen, onError)
-    const endpoint = new Endpoint(await Endpoint.identity(secretKey), transport, {
-      ...options,
-      secretKey,
-      transport,
-      onError,
-    })
-    try {
-      await endpoint.listen()
-    } catch (e) {
-      await endpoint.close()
-      throw e
-    }
-    return endpoint
+    const identity = await LocalIdentity.create(secretKey)
+    const transport = new NodeTransport(options.listen, options.onError ?? (() => {}))
+    return new Endpoint(identity, transport, options).start()
   }
 
   /** The UDP port this endpoint listens on, when listening. */

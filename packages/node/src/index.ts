@@ -1,7 +1,36 @@
-export { Endpoint } from './endpoint.js'
-export type { NodeEndpointOptions } from './endpoint.js'
-export { KeyFileError, loadKeyFile, loadOrCreateKeyFile } from './keyfile.js'
-export type { KeyFileErrorCode } from './keyfile.js'
-export { ALPN_QUERY, FERRY_PATH, NodeTransport, offerUrl } from './transport.js'
+/**
+ * `@ferry/node`: a ferry endpoint for Node.js that listens for browsers and other endpoints
+ * and dials them, with its identity in a key file; and the `ferry` command.
+ * @module
+ */
+export { Endpoint, type NodeEndpointOptions } from './endpoint.js'
 export type { ListenOptions } from './transport.js'
-export * from '@ferry/core'
+export { KeyFileError, type KeyFileErrorCode } from './keyfile.js'
+export type { Certificate } from '@ferry/webtransport-node'
+
+// What applications use with an endpoint, from @ferry/core (protocol authors import that).
+export {
+  CloseCode,
+  ConnectError,
+  Connection,
+  ConnectionError,
+  DecodeError,
+  EndpointTicket,
+  FerryError,
+  HandshakeError,
+  PublicKey,
+  RecordError,
+  Router,
+  SecretKey,
+} from '@ferry/core'
+export type {
+  BidiStream,
+  ConnectOptions,
+  ConnectTarget,
+  ConnectionCloseInfo,
+  DirectAddr,
+  EndpointAddr,
+  EndpointId,
+  EndpointOptions,
+  ProtocolHandler,
+} from '@ferry/core'

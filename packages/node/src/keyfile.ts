@@ -1,5 +1,6 @@
 import { open, readFile, stat } from 'node:fs/promises'
-import { base32Decode, base32Encode, DecodeError, FerryError, SecretKey } from '@ferry/core'
+import { DecodeError, FerryError, SecretKey } from '@ferry/core'
+import { base32Decode, base32Encode } from '@ferry/core/internal'
 
 /**
  * The key file: one line, `ferry-secret-key-1:` and the 32-byte Ed25519 seed in ferry's

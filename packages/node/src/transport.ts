@@ -1,4 +1,11 @@
-import type { DialedSession, DirectAddr, Transport, TransportListener } from '@ferry/core'
+import type { DirectAddr } from '@ferry/core'
+import {
+  alpnOfferOf,
+  type DialedSession,
+  type Transport,
+  type TransportListener,
+  withAlpnOffer,
+} from '@ferry/core/internal'
 import {
   type Certificate,
   createCertificate,
@@ -8,10 +15,7 @@ import {
 } from '@ferry/webtransport-node'
 
 /** The path ferry endpoints serve WebTransport sessions on. */
-export const FERRY_PATH = '/ferry'
-
-/** The query parameter that carries the ALPN offer for browsers without `protocols`. */
-export const ALPN_QUERY = 'alpn'
+const ferryPath = '/ferry'
 
 /** Where and how a Node endpoint listens. */
 export interface ListenOptions {
@@ -31,17 +35,6 @@ export interface ListenOptions {
    * `rotateCertificate()` still replaces it with a fresh one).
    */
   certificate?: Certificate
-}
-
-/**
- * The dialer's URL for `addr` with the ALPN offer in the query, so that browsers without the
- * WebTransport `protocols` option (Firefox 153) can still make an offer.
- */
-export function offerUrl(url: string, alpns: string[]): string {
-  const u = new URL(url)
-  u.searchParams.delete(ALPN_QUERY)
-  for (const alpn of alpns) u.searchParams.append(ALPN_QUERY, alpn)
-  return u.toString()
 }
 
 /**
@@ -80,7 +73,7 @@ export class NodeTransport implements Transport {
       certificate: this.certificate,
     })
     this.server = server
-    server.route(FERRY_PATH, {
+    server.route(ferryPath, {
       accept: (request) => {
         const protocol = listener.choose(offerOf(request))
         this.chosen.set(request, protocol)
@@ -116,7 +109,7 @@ export class NodeTransport implements Transport {
     alpns: string[],
     options: { signal?: AbortSignal },
   ): Promise<DialedSession> {
-    const transport = new WebTransport(offerUrl(addr.url, alpns), {
+    const transport = new WebTransport(withAlpnOffer(addr.url, alpns).toString(), {
       serverCertificateHashes: addr.certHashes.map((value) => ({ algorithm: 'sha-256', value })),
       protocols: alpns,
       signal: options.signal,
@@ -134,7 +127,7 @@ export class NodeTransport implements Transport {
     const hosts = advertise ?? [wildcard ? '127.0.0.1' : host]
     const hash = this.certificate.hash
     return hosts.map((h) => ({
-      url: `https://${h.includes(':') ? `[${h}]` : h}:${this.server!.port}${FERRY_PATH}`,
+      url: `https://${h.includes(':') ? `[${h}]` : h}:${this.server!.port}${ferryPath}`,
       certHashes: [hash.slice()],
     }))
   }
@@ -170,5 +163,5 @@ export class NodeTransport implements Transport {
 /** The dialer's ALPN offer: `wt-available-protocols` where sent, else the URL's `alpn` values. */
 function offerOf(request: SessionRequest): string[] {
   if (request.protocols.length > 0) return request.protocols
-  return request.url.searchParams.getAll(ALPN_QUERY)
+  return alpnOfferOf(request.url)
 }

@@ -9,7 +9,6 @@ import {
   CloseCode,
   ConnectError,
   type Connection,
-  Endpoint as CoreEndpoint,
   EndpointTicket,
   HandshakeError,
   type ProtocolHandler,
@@ -17,9 +16,11 @@ import {
   SecretKey,
 } from '@ferry/core'
 import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
-import { Prng, readText, writeText } from '@ferry/core/testing'
+import { withAlpnOffer } from '@ferry/core/internal'
+import { next, Prng, readText, TestEndpoint, writeText } from '@ferry/core/testing'
 import { WebTransport } from '@ferry/webtransport-node'
-import { Endpoint, KeyFileError, NodeTransport, offerUrl } from '../src/index.js'
+import { Endpoint, KeyFileError } from '../src/index.js'
+import { NodeTransport } from '../src/transport.js'
 
 const cleanup: (() => Promise<unknown>)[] = []
 
@@ -144,7 +145,7 @@ describe('Node endpoints over real UDP', () => {
     expect(await ask(conn, big)).toBe(big)
     const uni = await conn.openUni()
     await writeText(uni, 'uni')
-    expect(await readText(await conn.acceptUni())).toBe('uni')
+    expect(await readText(await next(conn.uniStreams()))).toBe('uni')
     expect(conn.maxDatagramSize).toBeGreaterThan(1000)
   })
 
@@ -235,8 +236,10 @@ describe('key files', () => {
 
 describe('the ferry command', () => {
   it('`ferry echo` serves the echo protocol and prints a ticket that works', async () => {
-    const bin = fileURLToPath(new URL('../bin/ferry.js', import.meta.url))
-    const child = spawn(process.execPath, [bin, 'echo', '--port', '0'], {
+    // The sources, as the workspace runs them; the packed-package test runs the built bin.
+    const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
+    const node = ['--conditions=@ferry/source', '--import', 'tsx']
+    const child = spawn(process.execPath, [...node, bin, 'echo', '--port', '0'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     cleanup.push(
@@ -268,7 +271,7 @@ describe('browsers without the WebTransport protocols option', () => {
     // A dialer like Firefox 153: no `protocols`, so no wt-available-protocols header.
     const queryOnly = new NodeTransport(undefined, () => {})
     queryOnly.dial = async (addr, alpns, options) => {
-      const wt = new WebTransport(offerUrl(addr.url, alpns), {
+      const wt = new WebTransport(withAlpnOffer(addr.url, alpns).toString(), {
         serverCertificateHashes: addr.certHashes.map((value) => ({ algorithm: 'sha-256', value })),
         signal: options.signal,
       })
@@ -276,10 +279,7 @@ describe('browsers without the WebTransport protocols option', () => {
       expect(wt.protocol).toBe('')
       return { session: wt, tlsCertHash: wt.serverCertificateHash }
     }
-    const client = await CoreEndpoint.open({
-      secretKey: await SecretKey.generate(),
-      transport: queryOnly,
-    })
+    const client = await TestEndpoint.create({ transport: queryOnly })
     cleanup.push(() => client.close())
     const conn = await client.connect(server.addr(), ['chat/3', 'chat/2', 'chat/1'])
     expect(conn.alpn).toBe('chat/2')
@@ -299,7 +299,7 @@ describe('hostile dialers', () => {
     const [direct] = server.addr().direct
     for (let seed = 1; seed <= 6; seed++) {
       const prng = new Prng(seed)
-      const wt = new WebTransport(offerUrl(direct!.url, [ECHO_ALPN]), {
+      const wt = new WebTransport(withAlpnOffer(direct!.url, [ECHO_ALPN]).toString(), {
         serverCertificateHashes: [{ algorithm: 'sha-256', value: direct!.certHashes[0]! }],
         protocols: [ECHO_ALPN],
       })

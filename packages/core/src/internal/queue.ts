@@ -31,6 +31,15 @@ export class AsyncQueue<T> {
     return true
   }
 
+  /** Items as they come, until the queue ends (cleanly or with an error) and drains. */
+  async *values(): AsyncGenerator<T, void, undefined> {
+    for (;;) {
+      const item = await this.shift().catch(() => undefined)
+      if (item === undefined) return
+      yield item
+    }
+  }
+
   /** The next item; `undefined` once ended and drained; rejects if ended with an error. */
   shift(): Promise<T | undefined> {
     if (this.items.length > 0) return Promise.resolve(this.items.shift())

@@ -1,0 +1,17 @@
+/**
+ * `@ferry/core/internal`: what ferry's own platform packages (`@ferry/browser`,
+ * `@ferry/node`) build on — the transport interface an endpoint runs over, the local identity
+ * the handshake signs with, and small shared codecs. Not for applications: these names may
+ * change in any release.
+ * @module
+ */
+export type {
+  DialedSession,
+  IncomingSessionInfo,
+  Transport,
+  TransportListener,
+} from './endpoint.js'
+export type { Session, SessionCloseInfo, SessionDatagrams, SessionStats } from './session.js'
+export { LocalIdentity } from './secure/handshake.js'
+export { alpnOfferOf, withAlpnOffer } from './alpn-offer.js'
+export { base32Decode, base32Encode } from './codec/base32.js'
