@@ -2,17 +2,14 @@ import { createHash } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { H3 } from './errors.js'
-import {
-  Http3Connection,
-  defaultLimits,
-  type HeaderList,
-  type Http3Limits,
-} from './h3/connection.js'
+import { Http3Connection, defaultLimits, type Http3Limits } from './h3/connection.js'
 import { Setting } from './h3/settings.js'
 import { parseStringList, serializeStringList } from './h3/structured.js'
 import { clientConfig, type QuicOptions } from './quic/config.js'
+import type { QuicCloseInfo } from './quic/connection.js'
 import { QuicEndpoint } from './quic/endpoint.js'
 import { WebTransportError } from './wt/error.js'
+import { SessionHost } from './wt/host.js'
 import { WebTransportSession } from './wt/session.js'
 
 /** A pinned certificate hash, as in the W3C `WebTransportHash`. */
@@ -47,6 +44,12 @@ function hashBytes(value: ArrayBuffer | ArrayBufferView): Uint8Array {
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
+function closedError(info: QuicCloseInfo): WebTransportError {
+  return new WebTransportError(`connection closed (code ${info.code} ${info.reason})`.trim(), {
+    source: 'session',
+  })
 }
 
 /**
@@ -134,31 +137,17 @@ export class WebTransport extends WebTransportSession {
       clientConfig(hashes.length === 0, options),
     )
     const limits = { ...defaultLimits, ...options.limits }
-    let settled = false
-    const response = new Promise<{ streamId: number; headers: HeaderList }>((resolve, reject) => {
+    const h3 = new Http3Connection(quic, false, limits)
+    this.h3 = h3
+    const host = new SessionHost(h3, limits)
+    const aborted = new Promise<never>((_, reject) => {
       const abort = (): void => reject(new WebTransportError('aborted', { source: 'session' }))
       signal?.addEventListener('abort', abort, { once: true })
-      this.h3 = new Http3Connection(quic, false, limits, {
-        response: (_h3, streamId, headers) => resolve({ streamId, headers }),
-        closed: (_h3, info) => {
-          if (!settled) {
-            reject(
-              new WebTransportError(`connection closed (code ${info.code} ${info.reason})`.trim(), {
-                source: 'session',
-              }),
-            )
-          }
-        },
-        connectStreamFinished: () => {
-          if (this.closedLocally) this.h3?.close(H3.NO_ERROR)
-        },
-      })
     })
-    // Awaited below; until then a rejection must not count as unhandled.
-    response.catch(() => {})
-    const h3 = this.h3!
-    await h3.settingsReceived()
-    if (h3.isClosed) await response
+    // Raced below; until then a rejection must not count as unhandled.
+    aborted.catch(() => {})
+    await Promise.race([h3.settingsReceived(), aborted])
+    if (h3.closeInfo) throw closedError(h3.closeInfo)
     if (hashes.length > 0) {
       const leaf = quic.native.peerCertChain()?.[0]
       const digest = leaf ? new Uint8Array(createHash('sha256').update(leaf).digest()) : undefined
@@ -192,9 +181,16 @@ export class WebTransport extends WebTransportSession {
       headers.push(['wt-available-protocols', serializeStringList(protocols)])
     }
     if (options.headers) headers.push(...options.headers)
-    await h3.request(headers)
-    const { streamId, headers: answer } = await response
-    settled = true
+    let streamId: number
+    let answer: [string, string][]
+    try {
+      const sent = await Promise.race([h3.request(headers), aborted])
+      streamId = sent.streamId
+      answer = await Promise.race([sent.response, aborted])
+    } catch (e) {
+      if (h3.closeInfo) throw closedError(h3.closeInfo)
+      throw e
+    }
     const status = answer.find(([n]) => n === ':status')?.[1]
     if (!status || !/^2\d\d$/.test(status)) {
       h3.close(H3.NO_ERROR)
@@ -210,13 +206,19 @@ export class WebTransport extends WebTransportSession {
       if (value !== undefined && protocols.includes(value)) chosen = value
     }
     if (this.state !== 'connecting') return
-    this.establish(h3, streamId, chosen)
-    h3.attachSession(streamId, this)
+    this.establish(host, streamId, chosen)
+    host.attach(streamId, this)
   }
 
   override close(info?: { closeCode?: number; reason?: string }): void {
     if (this.state === 'connected') this.closedLocally = true
     super.close(info)
+  }
+
+  override connectStreamEnded(reset: number | undefined): void {
+    super.connectStreamEnded(reset)
+    // The server answered our FIN with its own: every capsule is through, the connection can go.
+    if (this.closedLocally && reset === undefined) this.h3?.close(H3.NO_ERROR)
   }
 
   /**

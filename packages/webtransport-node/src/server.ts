@@ -4,13 +4,13 @@ import {
   defaultLimits,
   type HeaderList,
   type Http3Limits,
-  type Http3Role,
 } from './h3/connection.js'
 import { parseStringList, serializeString } from './h3/structured.js'
 import type { HostPort } from './quic/native.js'
 import { QuicEndpoint } from './quic/endpoint.js'
 import type { QuicConnection } from './quic/connection.js'
 import { serverConfig, type QuicOptions } from './quic/config.js'
+import { SessionHost } from './wt/host.js'
 import { WebTransportSession } from './wt/session.js'
 
 /** A certificate and its private key, PEM encoded (see `createCertificate`). */
@@ -88,7 +88,8 @@ const Status = {
  */
 export class WebTransportServer {
   private readonly routes = new Map<string, Route>()
-  private readonly connections = new Set<Http3Connection>()
+  /** The WebTransport side of each live connection. */
+  private readonly hosts = new Set<SessionHost>()
   private certificate: CertificatePair
   private closing = false
   private readonly limits: Http3Limits
@@ -133,7 +134,7 @@ export class WebTransportServer {
 
   /** Live QUIC connections. */
   get connectionCount(): number {
-    return this.connections.size
+    return this.hosts.size
   }
 
   /** Serves WebTransport sessions on `path` (exact match, query ignored). */
@@ -160,17 +161,12 @@ export class WebTransportServer {
   async close(): Promise<void> {
     if (this.closing) return
     this.closing = true
-    const all = [...this.connections]
-    for (const h3 of all) h3.goaway()
-    for (const h3 of all) {
-      for (const s of [...h3.sessions.values()]) {
-        if (s instanceof WebTransportSession)
-          s.close({ closeCode: 0, reason: 'server shutting down' })
-      }
-    }
+    const all = [...this.hosts]
+    for (const host of all) host.h3.goaway()
+    for (const host of all) host.closeAll({ closeCode: 0, reason: 'server shutting down' })
     // One event-loop turn lets the passes put the capsules on the wire before CONNECTION_CLOSE.
     await new Promise((resolve) => setImmediate(resolve))
-    for (const h3 of all) h3.close(H3.NO_ERROR, 'server shutting down')
+    for (const host of all) host.h3.close(H3.NO_ERROR, 'server shutting down')
     await this.endpoint.close()
   }
 
@@ -184,31 +180,34 @@ export class WebTransportServer {
   }
 
   private adopt(quic: QuicConnection): void {
-    this.connections.add(new Http3Connection(quic, true, this.limits, this.role))
-  }
-
-  private readonly role: Http3Role = {
-    request: (h3, streamId, headers) => {
-      this.handleRequest(h3, streamId, headers).catch((e: unknown) => {
-        // An exception from an accept hook (or a bug of ours) answers 500 for this request only.
-        h3.rejectSession(streamId)
-        void h3.respond(streamId, [[':status', String(Status.internalError)]], true).catch(() => {})
-        this.reportError(e)
-      })
-    },
-    error: (_h3, e) => this.reportError(e),
-    closed: (h3) => {
-      this.connections.delete(h3)
-    },
+    const h3 = new Http3Connection(quic, true, this.limits, {
+      request: (_h3, streamId, headers) => {
+        this.handleRequest(host, streamId, headers).catch((e: unknown) => {
+          // An exception from an accept hook (or a bug of ours) answers 500 for this request only.
+          host.reject(streamId)
+          void h3
+            .respond(streamId, [[':status', String(Status.internalError)]], true)
+            .catch(() => {})
+          this.reportError(e)
+        })
+      },
+      error: (_h3, e) => this.reportError(e),
+      closed: () => {
+        this.hosts.delete(host)
+      },
+    })
+    const host = new SessionHost(h3, this.limits)
+    this.hosts.add(host)
   }
 
   private async handleRequest(
-    h3: Http3Connection,
+    host: SessionHost,
     streamId: number,
     headers: HeaderList,
   ): Promise<void> {
+    const h3 = host.h3
     const refuse = (status: number): Promise<void> => {
-      h3.rejectSession(streamId)
+      host.reject(streamId)
       return h3.respond(streamId, [[':status', String(status)]], true).catch(() => {})
     }
     const pseudo = new Map<string, string>()
@@ -222,7 +221,7 @@ export class WebTransportServer {
     const path = pseudo.get(':path')
     if (!scheme || !authority || !path?.startsWith('/')) {
       // RFC 9220 §3 / RFC 9114 §4.1.2: a malformed extended CONNECT is a stream error.
-      h3.rejectSession(streamId)
+      host.reject(streamId)
       h3.quic.resetStream(streamId, H3.MESSAGE_ERROR)
       return
     }
@@ -239,10 +238,10 @@ export class WebTransportServer {
     if (route.origins && (!origin || !route.origins.includes(origin)))
       return refuse(Status.forbidden)
     // Sessions still being decided count too: accept hooks run concurrently.
-    if (h3.sessions.size + h3.pendingSessions >= this.limits.maxSessionsPerConnection) {
+    if (host.sessionCount >= this.limits.maxSessionsPerConnection) {
       return refuse(Status.tooManyRequests)
     }
-    h3.pendingSessions++
+    host.decide()
     try {
       let protocols: string[] = []
       const offered = headers.filter(([n]) => n === 'wt-available-protocols').map(([, v]) => v)
@@ -272,8 +271,8 @@ export class WebTransportServer {
       if (decision.headers) response.push(...decision.headers)
       const session = new WebTransportSession()
       await h3.respond(streamId, response, false)
-      session.establish(h3, streamId, decision.protocol ?? '')
-      h3.attachSession(streamId, session)
+      session.establish(host, streamId, decision.protocol ?? '')
+      host.attach(streamId, session)
       try {
         route.session(session, request)
       } catch (e) {
@@ -281,7 +280,7 @@ export class WebTransportServer {
         this.reportError(e)
       }
     } finally {
-      h3.pendingSessions--
+      host.decided()
     }
   }
 }

@@ -1,11 +1,10 @@
 import { H3, Http3Error, Http3StreamError, LimitError } from '../errors.js'
 import type { QuicCloseInfo, QuicConnection, QuicConnectionHandler } from '../quic/connection.js'
 import { StreamResetError } from '../quic/connection.js'
-import { CapsuleReader } from '../wt/capsules.js'
 import { FrameReader, FrameType, StreamType, encodeFrame, encodeGoaway } from './frames.js'
 import { decodeFieldSection, encodeFieldSection } from './qpack.js'
 import { Setting, decodeSettings, encodeSettings } from './settings.js'
-import { encodeVarint, readVarint } from './varint.js'
+import { encodeVarint, readVarint, varintLength } from './varint.js'
 import { concat } from '../internal/bytes.js'
 
 /** Limits of one HTTP/3 connection; every one is enforced with a typed error or a status. */
@@ -39,85 +38,94 @@ export const defaultLimits: Http3Limits = {
 /** Header fields as decoded: lowercase names, in wire order. */
 export type HeaderList = [name: string, value: string][]
 
-/** What a session needs from the connection carrying it. */
-export interface SessionHost {
-  readonly quic: QuicConnection
-  /** Opens a stream of the session, waiting for the peer's stream credit. */
-  openStream(sessionId: number, bidi: boolean): Promise<number>
-  /** Writes capsule bytes inside a DATA frame on the CONNECT stream. */
-  sendCapsule(sessionId: number, capsule: Uint8Array, fin: boolean): Promise<void>
-  /** The prefix for this session's datagrams (its quarter stream id). */
-  datagramPrefix(sessionId: number): Uint8Array
-  /** The session is over; forget it. */
-  sessionEnded(sessionId: number): void
-  /** Both halves of stream `id` are over; forget it. */
-  streamDone(id: number): void
+/**
+ * Where the connection hands WebTransport traffic (draft-ietf-webtrans-http3 §4). HTTP/3 only
+ * recognises it, by a stream's first bytes or a datagram's quarter stream id; sessions are the
+ * handler's business.
+ */
+export interface WebTransportHandler {
+  /**
+   * A peer stream that began with the WebTransport signal (bidi, 0x41) or stream type (uni,
+   * 0x54) and `sessionId`. `leftover` holds the bytes read past that prefix (a copy the callee
+   * may keep) and `fin` says the stream ended within them. The stream's later readable events
+   * go to {@link WebTransportHandler.streamReadable}.
+   */
+  stream(id: number, sessionId: number, leftover: Uint8Array, fin: boolean): void
+  /** Stream `id` of session `sessionId` (handed over or opened by us) has something to read. */
+  streamReadable(id: number, sessionId: number): void
+  /** An HTTP datagram (RFC 9297) for the request stream `streamId`; the callee owns the bytes. */
+  datagram(streamId: number, payload: Uint8Array): void
+  /** The connection is gone. */
+  closed(info: QuicCloseInfo): void
 }
 
-/** What the connection tells a session. */
-export interface SessionEvents {
-  acceptStream(id: number, bidi: boolean, leftover: Uint8Array | undefined, fin: boolean): void
-  streamReadable(id: number): void
-  datagram(payload: Uint8Array): void
-  capsule(type: number, value: Uint8Array): void
-  /** The CONNECT stream ended: `reset` holds the code when it was reset. */
-  connectStreamEnded(reset: number | undefined): void
-  connectionClosed(info: QuicCloseInfo): void
-  readonly streamCount: number
+/** Receives a request stream's content after its header section (a CONNECT stream's capsules). */
+export interface RequestBody {
+  /** A piece of DATA frame payload: a view into a chunk that is never reused, so it may be kept. */
+  data(payload: Uint8Array): void
+  /** The stream ended: `reset` holds the peer's code when it was reset, `undefined` on a FIN. */
+  end(reset: number | undefined): void
 }
 
-/** The role-specific part: the server answers requests, the client reads responses. */
+/** The role-specific part: the server answers requests. */
 export interface Http3Role {
   /** A complete request header section on a client-initiated bidi stream (server only). */
   request?(h3: Http3Connection, streamId: number, headers: HeaderList): void
-  /** Response headers on a CONNECT stream we opened (client only). */
-  response?(h3: Http3Connection, streamId: number, headers: HeaderList): void
-  /** SETTINGS arrived from the peer. */
-  settings?(h3: Http3Connection, settings: Map<number, number>): void
-  /** The peer finished (FIN) the CONNECT stream `streamId`. */
-  connectStreamFinished?(h3: Http3Connection, streamId: number): void
   /** The connection is gone. */
   closed?(h3: Http3Connection, info: QuicCloseInfo): void
   /** An unexpected exception (not a protocol error of the peer's) ended the connection. */
   error?(h3: Http3Connection, error: unknown): void
 }
 
+interface RequestState {
+  kind: 'request'
+  reader: FrameReader
+  headersSeen: boolean
+  /** The FIN was read; it may come with the header section, before anyone takes the body. */
+  finSeen: boolean
+  /** Who reads the content after the header section; until set, it stays in quiche. */
+  body?: RequestBody
+  /** On a request we sent: settles with the response header section. */
+  response?: { resolve: (headers: HeaderList) => void; reject: (e: Error) => void }
+}
+
 type StreamState =
   | { kind: 'prefix'; bytes: Uint8Array; bidi: boolean }
   | { kind: 'control'; reader: FrameReader }
   | { kind: 'discard' }
-  | { kind: 'request'; reader: FrameReader; headersSeen: boolean; finSeen?: boolean }
-  | { kind: 'connect'; reader: FrameReader; capsules: CapsuleReader; sessionId: number }
-  | { kind: 'session'; sessionId: number }
+  | RequestState
+  | { kind: 'webtransport'; sessionId: number }
 
 const prefixReadBytes = 16
-/** How long a stream may wait for the CONNECT of the session it names. */
-const bufferedStreamMs = 2000
-const maxRetired = 1024
 
 function isBidi(id: number): boolean {
   return (id & 2) === 0
 }
 
+/** Frames that belong on the control stream only (RFC 9114 §7.2.3, §7.2.4, §7.2.6, §7.2.7). */
+function isControlFrame(type: number): boolean {
+  return (
+    type === FrameType.SETTINGS ||
+    type === FrameType.GOAWAY ||
+    type === FrameType.MAX_PUSH_ID ||
+    type === FrameType.CANCEL_PUSH
+  )
+}
+
 /**
- * One HTTP/3 connection (RFC 9114) carrying WebTransport sessions: control and QPACK streams,
- * SETTINGS, request streams, stream classification by type and signal value, GOAWAY, datagram
- * routing by quarter stream id.
+ * One HTTP/3 connection (RFC 9114): control and QPACK streams, SETTINGS, request streams and
+ * their bodies, GOAWAY, and the recognition of WebTransport streams and HTTP
+ * datagrams, which it hands to its {@link WebTransportHandler}.
  */
-export class Http3Connection implements QuicConnectionHandler, SessionHost {
+export class Http3Connection implements QuicConnectionHandler {
   readonly streams = new Map<number, StreamState>()
-  readonly sessions = new Map<number, SessionEvents>()
-  /** Streams that named a session whose CONNECT has not been processed yet. */
-  private readonly buffered = new Map<
-    number,
-    { id: number; leftover: Uint8Array; fin: boolean }[]
-  >()
-  private bufferedCount = 0
-  /** Request streams that did not become sessions, and sessions that ended. */
-  private readonly retired = new Set<number>()
-  /** Sessions being decided (accept hooks running) and established, for the session limit. */
-  pendingSessions = 0
+  /** Receives WebTransport streams and datagrams; without one, they are refused or dropped. */
+  webtransport: WebTransportHandler | undefined
   peerSettings: Map<number, number> | undefined
+  /** The id of the GOAWAY we sent, once {@link Http3Connection.goaway} was called. */
+  goawayId: number | undefined
+  /** Why the connection ended, once it has. */
+  closeInfo: QuicCloseInfo | undefined
   private readonly settingsWaiters: (() => void)[] = []
   private nextBidi: number
   private nextUni: number
@@ -125,24 +133,26 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     []
   private controlStreamId = -1
   private maxRequestSeen = -1
-  private goawaySent = false
-  isClosed = false
   private readonly closedWaiters: (() => void)[] = []
 
   constructor(
     readonly quic: QuicConnection,
     readonly isServer: boolean,
     readonly limits: Http3Limits,
-    private readonly role: Http3Role,
+    private readonly role: Http3Role = {},
   ) {
     this.nextBidi = isServer ? 1 : 0
     this.nextUni = isServer ? 3 : 2
     quic.handler = this
   }
 
-  /** Resolves once the peer's SETTINGS have arrived. */
+  get isClosed(): boolean {
+    return this.closeInfo !== undefined
+  }
+
+  /** Resolves once the peer's SETTINGS have arrived, or the connection is closed. */
   settingsReceived(): Promise<void> {
-    if (this.peerSettings) return Promise.resolve()
+    if (this.peerSettings || this.isClosed) return Promise.resolve()
     return new Promise((resolve) => this.settingsWaiters.push(resolve))
   }
 
@@ -185,105 +195,98 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
   datagram(data: Uint8Array): void {
     const r = readVarint(data, 0)
     if (!r) return
-    const session = this.sessions.get(r[0] * 4)
-    // Datagrams for unknown sessions are dropped (draft-ietf-webtrans-http3 §4.4).
-    session?.datagram(data.subarray(r[1]))
+    // RFC 9297 §2.1: the quarter stream id names the request stream the datagram belongs to.
+    this.webtransport?.datagram(r[0] * 4, data.subarray(r[1]))
   }
 
   closed(info: QuicCloseInfo): void {
-    this.isClosed = true
-    for (const w of this.openWaiters.splice(0))
-      w.reject(new Http3Error(H3.NO_ERROR, 'connection closed'))
-    for (const s of [...this.sessions.values()]) s.connectionClosed(info)
-    this.sessions.clear()
+    this.closeInfo = info
+    const error = new Http3Error(H3.NO_ERROR, 'connection closed')
+    for (const w of this.openWaiters.splice(0)) w.reject(error)
+    for (const st of this.streams.values())
+      if (st.kind === 'request') this.settleResponse(st, error)
+    this.webtransport?.closed(info)
     this.role.closed?.(this, info)
     for (const w of this.closedWaiters.splice(0)) w()
     for (const w of this.settingsWaiters.splice(0)) w()
   }
 
-  // ---- SessionHost ----
-
-  openStream(sessionId: number, bidi: boolean): Promise<number> {
-    const prefix = concat(
-      encodeVarint(bidi ? FrameType.WEBTRANSPORT_STREAM : StreamType.WEBTRANSPORT_UNI),
-      encodeVarint(sessionId),
-    )
-    return this.openWith(bidi, prefix, bidi ? { kind: 'session', sessionId } : undefined)
-  }
-
-  async sendCapsule(sessionId: number, capsule: Uint8Array, fin: boolean): Promise<void> {
-    if (capsule.length > 0)
-      await this.quic.write(sessionId, encodeFrame(FrameType.DATA, capsule), fin)
-    else await this.quic.write(sessionId, capsule, fin)
-  }
-
-  datagramPrefix(sessionId: number): Uint8Array {
-    return encodeVarint(sessionId / 4)
-  }
-
-  streamDone(id: number): void {
-    if (this.streams.get(id)?.kind === 'session') this.streams.delete(id)
-  }
-
-  sessionEnded(sessionId: number): void {
-    this.sessions.delete(sessionId)
-    this.retire(sessionId)
-    for (const [id, st] of this.streams) {
-      if (st.kind === 'session' && st.sessionId === sessionId)
-        this.streams.set(id, { kind: 'discard' })
+  /** Opens the streams that waited for the peer's MAX_STREAMS, in order. */
+  afterPass(): void {
+    while (this.openWaiters.length > 0 && !this.isClosed) {
+      const w = this.openWaiters[0]!
+      if (this.streamsLeft(w.bidi) <= 0) return
+      this.openWaiters.shift()
+      w.open()
     }
   }
 
-  // ---- used by the roles ----
+  // ---- requests ----
 
-  /** Sends a response header section on a request stream. */
-  respond(streamId: number, headers: [string, string][], fin: boolean): Promise<void> {
+  /**
+   * Sends a request header section on a new bidi stream (client). Resolves once the stream is
+   * open, with its id and the response header section to come; that promise rejects with an
+   * {@link Http3StreamError} when the server resets the stream.
+   * @throws {Http3Error} `H3_NO_ERROR` when the connection is closed.
+   */
+  async request(headers: HeaderList): Promise<{ streamId: number; response: Promise<HeaderList> }> {
+    let response!: RequestState['response']
+    const answer = new Promise<HeaderList>((resolve, reject) => (response = { resolve, reject }))
+    // The caller may never ask for the response (the open may fail first).
+    answer.catch(() => {})
+    const state: RequestState = {
+      kind: 'request',
+      reader: new FrameReader({ maxFrameBytes: this.limits.maxHeaderBytes }),
+      headersSeen: false,
+      finSeen: false,
+      response,
+    }
+    const block = encodeFrame(FrameType.HEADERS, encodeFieldSection(headers))
+    const streamId = await this.openWith(true, block, state)
+    return { streamId, response: answer }
+  }
+
+  /** Sends a response header section on a request stream (server). */
+  respond(streamId: number, headers: HeaderList, fin: boolean): Promise<void> {
     const block = encodeFieldSection(headers)
     return this.quic.write(streamId, encodeFrame(FrameType.HEADERS, block), fin)
   }
 
-  /** Sends a request header section on a new bidi stream (client). */
-  request(headers: [string, string][]): Promise<number> {
-    return this.openWith(true, encodeFrame(FrameType.HEADERS, encodeFieldSection(headers)), {
-      kind: 'request',
-      reader: new FrameReader({ maxFrameBytes: this.limits.maxHeaderBytes }),
-      headersSeen: false,
-    })
-  }
-
-  /** Makes `streamId` (a request stream) the CONNECT stream of a WebTransport session. */
-  attachSession(streamId: number, session: SessionEvents): void {
+  /**
+   * Hands what follows the header section of request stream `streamId` to `body`: what has
+   * already arrived (a response, capsules and the FIN may come in one read) at once, the rest
+   * as it comes. A stream that is already gone ends at once with `H3_REQUEST_CANCELLED`.
+   */
+  readBody(streamId: number, body: RequestBody): void {
     const st = this.streams.get(streamId)
-    const reader = st && (st.kind === 'request' || st.kind === 'connect') ? st.reader : undefined
-    const finSeen = st?.kind === 'request' && st.finSeen === true
-    this.streams.set(streamId, {
-      kind: 'connect',
-      reader: reader ?? new FrameReader({ maxFrameBytes: this.limits.maxFrameBytes }),
-      capsules: new CapsuleReader({ maxCapsuleBytes: this.limits.maxCapsuleBytes }),
-      sessionId: streamId,
-    })
-    this.sessions.set(streamId, session)
-    const waiting = this.buffered.get(streamId)
-    if (waiting) {
-      this.buffered.delete(streamId)
-      this.bufferedCount -= waiting.length
-      for (const w of waiting) this.deliverStream(streamId, w.id, w.leftover, w.fin)
+    if (st?.kind !== 'request' || !st.headersSeen || st.body) {
+      body.end(H3.REQUEST_CANCELLED)
+      return
     }
-    // Bytes that followed the response headers (capsules) are already in the reader.
-    this.pumpConnect(streamId)
-    if (finSeen) {
-      this.streams.delete(streamId)
-      session.connectStreamEnded(undefined)
-      this.role.connectStreamFinished?.(this, streamId)
+    st.body = body
+    try {
+      this.readRequest(streamId, st)
+    } catch (e) {
+      this.fail(streamId, e)
     }
   }
 
-  /** Refuses a request stream: no session will use it; its buffered streams are told so. */
-  rejectSession(streamId: number): void {
+  /** Writes `payload` as one DATA frame on request stream `streamId`; an empty one sends none. */
+  sendData(streamId: number, payload: Uint8Array, fin: boolean): Promise<void> {
+    const bytes = payload.length > 0 ? encodeFrame(FrameType.DATA, payload) : payload
+    return this.quic.write(streamId, bytes, fin)
+  }
+
+  /** Reads no more of `streamId`: STOP_SENDING with `code`; whatever still arrives is dropped. */
+  stopReading(streamId: number, code: number): void {
     this.streams.set(streamId, { kind: 'discard' })
-    this.quic.stopSending(streamId, H3.NO_ERROR)
-    this.retire(streamId)
-    this.dropBuffered(streamId, H3.WT_SESSION_GONE)
+    this.quic.stopSending(streamId, code)
+  }
+
+  /** Refuses a stream: STOP_SENDING and, for a bidi stream, RESET_STREAM, both with `code`. */
+  refuseStream(id: number, code: number): void {
+    this.stopReading(id, code)
+    if (isBidi(id)) this.quic.resetStream(id, code)
   }
 
   /**
@@ -291,15 +294,52 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
    * (RFC 9114 §5.2).
    */
   goaway(): void {
-    if (this.goawaySent || this.controlStreamId < 0 || this.isClosed) return
-    this.goawaySent = true
-    const id = this.isServer ? this.maxRequestSeen + 4 : 0
-    void this.quic.write(this.controlStreamId, encodeGoaway(Math.max(id, 0))).catch(() => {})
+    if (this.goawayId !== undefined || this.controlStreamId < 0 || this.isClosed) return
+    this.goawayId = Math.max(this.isServer ? this.maxRequestSeen + 4 : 0, 0)
+    void this.quic.write(this.controlStreamId, encodeGoaway(this.goawayId)).catch(() => {})
   }
 
   /** Closes the QUIC connection with an HTTP/3 error code. */
   close(code: number = H3.NO_ERROR, reason = ''): void {
     this.quic.close(code, reason)
+  }
+
+  // ---- WebTransport streams and datagrams ----
+
+  /**
+   * Opens a WebTransport stream of session `sessionId` (its prefix written first), waiting for
+   * the peer's stream credit. Data arriving on a bidi one goes to the handler.
+   */
+  openWebTransportStream(sessionId: number, bidi: boolean): Promise<number> {
+    const prefix = concat(
+      encodeVarint(bidi ? FrameType.WEBTRANSPORT_STREAM : StreamType.WEBTRANSPORT_UNI),
+      encodeVarint(sessionId),
+    )
+    return this.openWith(bidi, prefix, bidi ? { kind: 'webtransport', sessionId } : undefined)
+  }
+
+  /** Forgets a WebTransport stream whose both halves are over. */
+  forgetStream(id: number): void {
+    if (this.streams.get(id)?.kind === 'webtransport') this.streams.delete(id)
+  }
+
+  /** Drops everything that arrives on `id` from now on, starting with what is there. */
+  discardStream(id: number): void {
+    this.streams.set(id, { kind: 'discard' })
+    this.readDiscard(id)
+  }
+
+  /**
+   * Sends an HTTP datagram (RFC 9297) for request stream `streamId`. Returns `false` when it
+   * was dropped (too large, queue full, closed).
+   */
+  sendDatagram(streamId: number, payload: Uint8Array): boolean {
+    return this.quic.sendDatagram(concat(encodeVarint(streamId / 4), payload))
+  }
+
+  /** The largest datagram payload for request stream `streamId` the peer accepts now. */
+  maxDatagramPayload(streamId: number): number {
+    return Math.max(0, this.quic.maxDatagramPayload() - varintLength(streamId / 4))
   }
 
   // ---- internals ----
@@ -335,16 +375,6 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     return bidi ? native.peerStreamsLeftBidi() : native.peerStreamsLeftUni()
   }
 
-  /** Opens the streams that waited for the peer's MAX_STREAMS, in order. */
-  afterPass(): void {
-    while (this.openWaiters.length > 0 && !this.isClosed) {
-      const w = this.openWaiters[0]!
-      if (this.streamsLeft(w.bidi) <= 0) return
-      this.openWaiters.shift()
-      w.open()
-    }
-  }
-
   private writeCritical(id: number, bytes: Uint8Array): void {
     this.quic
       .write(id, bytes)
@@ -356,7 +386,7 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     if (!st) {
       const peerInitiated = (id & 1) === (this.isServer ? 0 : 1)
       if (!peerInitiated) {
-        // Our own stream the session layer does not track any more (finished): drain quietly.
+        // Our own stream nobody tracks any more (finished): drain quietly.
         st = { kind: 'discard' }
       } else {
         st = { kind: 'prefix', bytes: new Uint8Array(0), bidi: isBidi(id) }
@@ -373,14 +403,10 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
         return this.readDiscard(id)
       case 'request':
         return this.readRequest(id, st)
-      case 'connect':
-        return this.readConnect(id, st)
-      case 'session': {
-        const session = this.sessions.get(st.sessionId)
-        if (session) session.streamReadable(id)
-        else this.readDiscard(id)
+      case 'webtransport':
+        if (this.webtransport) this.webtransport.streamReadable(id, st.sessionId)
+        else this.discardStream(id)
         return
-      }
     }
   }
 
@@ -423,16 +449,16 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     }
     const [t, afterType] = type
     if (st.bidi) {
-      if (t === FrameType.WEBTRANSPORT_STREAM) return this.prefixSession(id, st, afterType, fin)
+      if (t === FrameType.WEBTRANSPORT_STREAM) return this.readSessionId(id, st, afterType, fin)
       if (!this.isServer) {
         // A server may not open request streams (RFC 9114 §6.1).
         throw new Http3Error(H3.STREAM_CREATION_ERROR, 'server-initiated request stream')
       }
       const reader = new FrameReader({ maxFrameBytes: this.limits.maxHeaderBytes })
-      const req = { kind: 'request' as const, reader, headersSeen: false }
+      const req: RequestState = { kind: 'request', reader, headersSeen: false, finSeen: fin }
       this.streams.set(id, req)
       reader.push(st.bytes)
-      return this.readRequest(id, req, fin)
+      return this.readRequest(id, req)
     }
     switch (t) {
       case StreamType.CONTROL: {
@@ -452,18 +478,18 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
         if (fin) throw new Http3Error(H3.CLOSED_CRITICAL_STREAM, 'QPACK stream closed')
         return this.readDiscard(id)
       case StreamType.WEBTRANSPORT_UNI:
-        return this.prefixSession(id, st, afterType, fin)
+        return this.readSessionId(id, st, afterType, fin)
       case StreamType.PUSH:
         throw new Http3Error(H3.STREAM_CREATION_ERROR, 'push stream')
       default:
         // Unknown and reserved stream types are ignored (RFC 9114 §6.2.3).
-        this.streams.set(id, { kind: 'discard' })
-        this.quic.stopSending(id, H3.STREAM_CREATION_ERROR)
+        this.stopReading(id, H3.STREAM_CREATION_ERROR)
         return
     }
   }
 
-  private prefixSession(
+  /** Reads the session id after a WebTransport prefix and hands the stream over. */
+  private readSessionId(
     id: number,
     st: { bytes: Uint8Array; bidi: boolean },
     afterType: number,
@@ -475,68 +501,12 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
       return
     }
     const [sessionId, afterSession] = sid
-    const leftover = st.bytes.subarray(afterSession)
-    if (this.sessions.has(sessionId)) return this.deliverStream(sessionId, id, leftover, fin)
-    // A server's sessions live on client-initiated bidi streams (ids 0 mod 4).
-    if (this.isServer && sessionId % 4 !== 0) return this.refuseStream(id, H3.ID_ERROR)
-    if (this.isServer && !this.retired.has(sessionId)) {
-      // The CONNECT may still be on its way or being decided: hold the stream, bounded in
-      // number and in time.
-      if (this.bufferedCount >= this.limits.maxBufferedStreams) {
-        return this.refuseStream(id, H3.WT_BUFFERED_STREAM_REJECTED)
-      }
-      const list = this.buffered.get(sessionId) ?? []
-      list.push({ id, leftover, fin })
-      this.buffered.set(sessionId, list)
-      this.bufferedCount++
-      this.streams.set(id, { kind: 'session', sessionId })
-      setTimeout(() => this.expireBuffered(sessionId, id), bufferedStreamMs).unref()
-      return
+    if (!this.webtransport) {
+      if (st.bidi) return this.refuseStream(id, H3.STREAM_CREATION_ERROR)
+      return this.stopReading(id, H3.STREAM_CREATION_ERROR)
     }
-    this.refuseStream(id, H3.WT_SESSION_GONE)
-  }
-
-  private deliverStream(sessionId: number, id: number, leftover: Uint8Array, fin: boolean): void {
-    const session = this.sessions.get(sessionId)
-    if (!session) return this.refuseStream(id, H3.WT_SESSION_GONE)
-    if (session.streamCount >= this.limits.maxStreamsPerSession) {
-      return this.refuseStream(id, H3.REQUEST_REJECTED)
-    }
-    this.streams.set(id, { kind: 'session', sessionId })
-    session.acceptStream(id, isBidi(id), leftover.length > 0 ? leftover : undefined, fin)
-  }
-
-  private refuseStream(id: number, code: number): void {
-    this.streams.set(id, { kind: 'discard' })
-    this.quic.stopSending(id, code)
-    if (isBidi(id)) this.quic.resetStream(id, code)
-  }
-
-  /** A held stream whose session did not appear in time is refused. */
-  private expireBuffered(sessionId: number, id: number): void {
-    const list = this.buffered.get(sessionId)
-    const i = list?.findIndex((w) => w.id === id) ?? -1
-    if (!list || i < 0) return
-    list.splice(i, 1)
-    if (list.length === 0) this.buffered.delete(sessionId)
-    this.bufferedCount--
-    this.refuseStream(id, H3.WT_BUFFERED_STREAM_REJECTED)
-  }
-
-  /** Remembers that `id` is not (or no longer) a session, so streams naming it are refused. */
-  private retire(id: number): void {
-    this.retired.add(id)
-    // Bounded: past this many, the oldest are forgotten and streams naming them wait out
-    // `bufferedStreamMs` before being refused.
-    if (this.retired.size > maxRetired) this.retired.delete(this.retired.values().next().value!)
-  }
-
-  private dropBuffered(sessionId: number, code: number): void {
-    const waiting = this.buffered.get(sessionId)
-    if (!waiting) return
-    this.buffered.delete(sessionId)
-    this.bufferedCount -= waiting.length
-    for (const w of waiting) this.refuseStream(w.id, code)
+    this.streams.set(id, { kind: 'webtransport', sessionId })
+    this.webtransport.stream(id, sessionId, st.bytes.subarray(afterSession), fin)
   }
 
   private readControl(id: number, reader: FrameReader): void {
@@ -547,7 +517,6 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
           throw new Http3Error(H3.MISSING_SETTINGS, 'first control frame is not SETTINGS')
         }
         this.peerSettings = decodeSettings(f.payload, { maxEntries: 64 })
-        this.role.settings?.(this, this.peerSettings)
         for (const w of this.settingsWaiters.splice(0)) w()
         continue
       }
@@ -573,99 +542,93 @@ export class Http3Connection implements QuicConnectionHandler, SessionHost {
     if (fin) throw new Http3Error(H3.CLOSED_CRITICAL_STREAM, 'control stream closed')
   }
 
-  private readRequest(
-    id: number,
-    st: { kind: 'request'; reader: FrameReader; headersSeen: boolean },
-    finSeen = false,
-  ): void {
-    let fin = finSeen
-    try {
-      if (!fin) fin = this.readAll(id, (b) => st.reader.push(b))
-      while (!st.headersSeen) {
-        const f = st.reader.next()
-        if (!f) break
-        if (f.type === FrameType.HEADERS) {
-          st.headersSeen = true
-          const headers = decodeFieldSection(f.payload, {
-            maxHeaderBytes: this.limits.maxHeaderBytes,
-          })
-          if (this.isServer) this.role.request?.(this, id, headers)
-          else this.role.response?.(this, id, headers)
-          break
-        }
-        if (f.type === FrameType.DATA)
-          throw new Http3Error(H3.FRAME_UNEXPECTED, 'DATA before HEADERS')
-        if (
-          f.type === FrameType.SETTINGS ||
-          f.type === FrameType.GOAWAY ||
-          f.type === FrameType.MAX_PUSH_ID
-        ) {
-          throw new Http3Error(H3.FRAME_UNEXPECTED, 'control frame on a request stream')
-        }
+  /**
+   * Reads a request stream: its header section, then, once someone takes the body, what follows.
+   * Until then the rest stays in quiche, so a peer cannot make us buffer more than one read.
+   */
+  private readRequest(id: number, st: RequestState): void {
+    for (;;) {
+      this.parseRequest(id, st)
+      if (this.streams.get(id) !== st) return
+      if (st.finSeen) return this.requestFinished(id, st)
+      if (st.headersSeen && !st.body) return
+      let r
+      try {
+        r = this.quic.readCopy(id)
+      } catch (e) {
+        if (e instanceof StreamResetError) return this.requestReset(id, st, e.code)
+        throw e
       }
-    } catch (e) {
-      if (e instanceof LimitError || (e instanceof Http3Error && e.code === H3.EXCESSIVE_LOAD)) {
-        // RFC 9114 §4.2.2: a header section we will not process gets 431.
-        this.streams.set(id, { kind: 'discard' })
-        this.quic.stopSending(id, H3.REQUEST_REJECTED)
-        if (this.isServer) void this.respond(id, [[':status', '431']], true).catch(() => {})
-        return
-      }
-      throw e
-    }
-    const now = this.streams.get(id)
-    if (now?.kind === 'connect') return this.readConnect(id, now, fin)
-    if (fin && now?.kind === 'request' && !now.headersSeen) {
-      this.streams.delete(id)
-      throw new Http3StreamError(H3.REQUEST_INCOMPLETE, 'request ended before headers')
-    }
-    if (fin && now?.kind === 'request') {
-      // A client may read the CONNECT response, the session's capsules (a CLOSE) and the FIN
-      // all at once, before the session attaches: keep them for attachSession.
-      if (this.isServer) this.streams.delete(id)
-      else now.finSeen = true
+      if (!r) return
+      if (r[0].length > 0) st.reader.push(r[0])
+      if (r[1]) st.finSeen = true
     }
   }
 
-  private readConnect(
-    id: number,
-    st: { kind: 'connect'; reader: FrameReader; capsules: CapsuleReader; sessionId: number },
-    finSeen = false,
-  ): void {
-    let fin = finSeen
-    try {
-      if (!fin) fin = this.readAll(id, (b) => st.reader.push(b))
-    } catch (e) {
-      if (e instanceof StreamResetError) {
-        this.streams.delete(id)
-        this.sessions.get(st.sessionId)?.connectStreamEnded(e.code)
-        return
+  private parseRequest(id: number, st: RequestState): void {
+    while ((!st.headersSeen || st.body) && this.streams.get(id) === st) {
+      let f
+      try {
+        f = st.reader.next()
+      } catch (e) {
+        if (!st.headersSeen && e instanceof Http3Error && e.code === H3.EXCESSIVE_LOAD)
+          return this.rejectHeaders(id, st, e)
+        throw e
       }
-      throw e
-    }
-    this.pumpConnect(id)
-    if (fin) {
-      this.streams.delete(id)
-      this.sessions.get(st.sessionId)?.connectStreamEnded(undefined)
-      this.role.connectStreamFinished?.(this, id)
-    }
-  }
-
-  private pumpConnect(id: number): void {
-    const st = this.streams.get(id)
-    if (st?.kind !== 'connect') return
-    for (let f = st.reader.next(); f; f = st.reader.next()) {
+      if (!f) return
       if (f.type === FrameType.DATA) {
-        st.capsules.push(f.payload)
-        for (let c = st.capsules.next(); c; c = st.capsules.next()) {
-          this.sessions.get(st.sessionId)?.capsule(c.type, c.value)
+        if (!st.headersSeen) throw new Http3Error(H3.FRAME_UNEXPECTED, 'DATA before HEADERS')
+        st.body!.data(f.payload)
+      } else if (isControlFrame(f.type)) {
+        throw new Http3Error(H3.FRAME_UNEXPECTED, 'control frame on a request stream')
+      } else if (f.type === FrameType.HEADERS && !st.headersSeen) {
+        let headers: HeaderList
+        try {
+          headers = decodeFieldSection(f.payload, { maxHeaderBytes: this.limits.maxHeaderBytes })
+        } catch (e) {
+          if (e instanceof LimitError) return this.rejectHeaders(id, st, e)
+          throw e
         }
-      } else if (f.type !== FrameType.HEADERS && f.type !== FrameType.WEBTRANSPORT_STREAM) {
-        if (f.type === FrameType.SETTINGS || f.type === FrameType.GOAWAY) {
-          throw new Http3Error(H3.FRAME_UNEXPECTED, 'control frame on a CONNECT stream')
-        }
+        st.headersSeen = true
+        if (st.response) this.settleResponse(st, headers)
+        else if (this.isServer) this.role.request?.(this, id, headers)
       }
+      // Trailers, unknown and reserved frames are skipped.
     }
+  }
+
+  /** RFC 9114 §4.2.2: a header section we will not process gets 431; the connection lives. */
+  private rejectHeaders(id: number, st: RequestState, e: Error): void {
+    this.settleResponse(st, e)
+    this.stopReading(id, H3.REQUEST_REJECTED)
+    if (this.isServer) void this.respond(id, [[':status', '431']], true).catch(() => {})
+  }
+
+  private requestFinished(id: number, st: RequestState): void {
+    if (!st.headersSeen) {
+      this.streams.delete(id)
+      const error = new Http3StreamError(H3.REQUEST_INCOMPLETE, 'request ended before headers')
+      this.settleResponse(st, error)
+      throw error
+    }
+    // Kept until someone takes the body, which then hears the end.
+    if (!st.body) return
+    this.streams.delete(id)
+    st.body.end(undefined)
+  }
+
+  private requestReset(id: number, st: RequestState, code: number): void {
+    this.streams.delete(id)
+    this.settleResponse(st, new Http3StreamError(code, 'request stream reset by peer'))
+    st.body?.end(code)
+  }
+
+  private settleResponse(st: RequestState, outcome: HeaderList | Error): void {
+    const response = st.response
+    if (!response) return
+    st.response = undefined
+    if (outcome instanceof Error) response.reject(outcome)
+    else response.resolve(outcome)
   }
 
   /** Turns an error while reading `id` into the stream or connection error the spec names. */

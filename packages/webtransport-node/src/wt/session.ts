@@ -1,9 +1,7 @@
 import { H3 } from '../errors.js'
-import type { SessionEvents, SessionHost } from '../h3/connection.js'
-import { concat } from '../internal/bytes.js'
 import type { QuicCloseInfo } from '../quic/connection.js'
-import { CapsuleType, decodeCloseSession, encodeCloseSession } from './capsules.js'
 import { WebTransportError } from './error.js'
+import type { SessionEvents, SessionHost } from './host.js'
 import { IncomingStream, OutgoingStream, type WebTransportBidirectionalStream } from './streams.js'
 
 /** The W3C `WebTransportCloseInfo`. */
@@ -44,7 +42,11 @@ export class WebTransportSession implements SessionEvents {
   readonly ready: Promise<void>
   /** Resolves with the close code and reason, whichever side closed; rejects on abrupt loss. */
   readonly closed: Promise<WebTransportCloseInfo>
-  /** Resolves when the peer asks to wind the session down (DRAIN capsule) or it closes. */
+  /**
+   * Resolves when the session is asked to wind down: the peer sent DRAIN_WEBTRANSPORT_SESSION or
+   * GOAWAY, or (on the server) `server.drain()` began; or when the session closes. The session
+   * stays usable meanwhile.
+   */
   readonly draining: Promise<void>
   /** The negotiated subprotocol (`wt-protocol`), or `''`. */
   protocol = ''
@@ -154,10 +156,7 @@ export class WebTransportSession implements SessionEvents {
       this.abortConnecting()
       return
     }
-    const host = this.host!
-    void host
-      .sendCapsule(this.id, encodeCloseSession(closeInfo.closeCode, closeInfo.reason), true)
-      .catch(() => {})
+    this.host!.closeSession(this.id, closeInfo)
     this.terminate(closeInfo)
   }
 
@@ -167,7 +166,7 @@ export class WebTransportSession implements SessionEvents {
     await this.closed.catch(() => {})
   }
 
-  // ---- SessionEvents (called by the HTTP/3 connection) ----
+  // ---- SessionEvents (called by the host) ----
 
   get streamCount(): number {
     return this.readers.size + this.writers.size
@@ -192,13 +191,12 @@ export class WebTransportSession implements SessionEvents {
     this.datagramController.enqueue(payload)
   }
 
-  capsule(type: number, value: Uint8Array): void {
-    if (type === CapsuleType.CLOSE_WEBTRANSPORT_SESSION) {
-      const { code, reason } = decodeCloseSession(value)
-      this.peerClose = { closeCode: code, reason }
-    } else if (type === CapsuleType.DRAIN_WEBTRANSPORT_SESSION) {
-      this.resolveDraining()
-    }
+  closeReceived(info: WebTransportCloseInfo): void {
+    this.peerClose = info
+  }
+
+  startDraining(): void {
+    this.resolveDraining()
   }
 
   connectStreamEnded(reset: number | undefined): void {
@@ -209,7 +207,7 @@ export class WebTransportSession implements SessionEvents {
     }
     const info = this.peerClose ?? { closeCode: 0, reason: '' }
     // Answer the peer's FIN with ours; the capsule already said why.
-    void this.host?.sendCapsule(this.id, new Uint8Array(0), true).catch(() => {})
+    this.host?.finishSession(this.id)
     this.terminate(info)
   }
 
@@ -345,15 +343,13 @@ export class WebTransportSession implements SessionEvents {
   }
 
   private maxDatagramSize(): number {
-    if (!this.host) return 0
-    const max = this.host.quic.maxDatagramPayload()
-    return Math.max(0, max - this.host.datagramPrefix(this.id).length)
+    return this.host ? this.host.maxDatagramSize(this.id) : 0
   }
 
   private sendDatagram(chunk: Uint8Array): void {
     if (this.state !== 'connected' || !this.host) return
     // W3C: a datagram larger than maxDatagramSize is dropped, not an error.
     if (chunk.length > this.maxDatagramSize()) return
-    this.host.quic.sendDatagram(concat(this.host.datagramPrefix(this.id), chunk))
+    this.host.sendDatagram(this.id, chunk)
   }
 }
