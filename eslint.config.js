@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', 'test-results/**', 'playwright-report/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', 'docs/api/**', 'test-results/**', 'playwright-report/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -18,10 +18,10 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ['**/*.js', '**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.js', '**/*.mjs', 'e2e/consumer/**'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['e2e/fixture/*.js', 'bench/*.js', 'packages/browser/examples/*.js'],
     languageOptions: { globals: globals.browser },
   },
-  { files: ['packages/*/bin/*.js'], languageOptions: { globals: globals.node } },
+  { files: ['e2e/consumer/*.mjs'], languageOptions: { globals: globals.node } },
 )

@@ -21,5 +21,7 @@ export default defineConfig({
       formats: ['es', 'iife'],
       fileName: (format) => (format === 'es' ? 'ferry.js' : 'ferry.iife.js'),
     },
+    // The package ships its sources; the maps point at them rather than carrying copies.
+    rollupOptions: { output: { sourcemapExcludeSources: true } },
   },
 })

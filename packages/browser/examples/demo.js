@@ -61,7 +61,8 @@ window.runFerryEchoDemo = async function runFerryEchoDemo(Ferry, ticket, log) {
     log(`bidi echo: ${bidiText}`)
 
     await writeAll(await conn.openUni(), 'hello over a uni stream')
-    result.uni = await readAll(await conn.acceptUni())
+    const { value: uniEcho } = await conn.uniStreams().next()
+    result.uni = await readAll(uniEcho)
     log(`uni echo: ${result.uni}`)
 
     result.datagram = await datagramEcho(conn, 'hello as a datagram')

@@ -10,12 +10,12 @@ import type { Session } from '../session.js'
 const suffix = '.memory.invalid'
 
 /**
- * An {@link Endpoint}'s transport on a {@link MemoryNetwork}: protocol packages test real
+ * An endpoint's transport on a {@link MemoryNetwork}: protocol packages test real
  * endpoints, handshakes and routers without sockets, under the network's seeded scheduler.
  *
  * ```ts
  * const network = new MemoryNetwork({ seed: 7 })
- * const a = await Endpoint.open({ secretKey, transport: new MemoryTransport(network) })
+ * const a = await TestEndpoint.create({ transport: new MemoryTransport(network) })
  * ```
  */
 export class MemoryTransport implements Transport {
