@@ -2,7 +2,8 @@ import { ConnectionError } from './errors.js'
 import type { PublicKey } from './identity.js'
 import { AsyncQueue } from './internal/queue.js'
 import type { HandshakeResult } from './secure/handshake.js'
-import { datagramOverhead, RecordLayer } from './secure/records.js'
+import { datagramOverhead } from './secure/record-format.js'
+import { RecordLayer } from './secure/record-layer.js'
 import type { BidiStream, Session, SessionCloseInfo } from './session.js'
 
 /**
@@ -332,7 +333,7 @@ export class Connection {
         let payload = value
         if (this.records) {
           try {
-            payload = await this.records.openDatagram(value)
+            payload = await this.records.unsealDatagram(value)
           } catch {
             // Forged, replayed or stale: unreliable datagrams are dropped, and counted.
             this.counters.datagramsRejected++

@@ -31,7 +31,7 @@ export function importAeadKey(raw: Uint8Array): Promise<AeadKey> {
       out.set(cipher.getAuthTag(), headroom + plaintext.length)
       return Promise.resolve(out)
     },
-    open(nonce, additionalData, ciphertext) {
+    unseal(nonce, additionalData, ciphertext) {
       try {
         if (ciphertext.length < aeadTagLength) throw new Error('shorter than the tag')
         const end = ciphertext.length - aeadTagLength

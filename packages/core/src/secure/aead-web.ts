@@ -22,7 +22,7 @@ export async function importAeadKey(raw: Uint8Array): Promise<AeadKey> {
       out.set(sealed, headroom)
       return out
     },
-    async open(nonce, additionalData, ciphertext) {
+    async unseal(nonce, additionalData, ciphertext) {
       const params = { name: 'AES-GCM', iv: source(nonce), additionalData: source(additionalData) }
       return new Uint8Array(await crypto.subtle.decrypt(params, key, source(ciphertext)))
     },

@@ -27,7 +27,7 @@ describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
     for (const v of vectors) {
       const sealed = await key.seal(zeroNonce, new Uint8Array(0), fromHex(v.plaintext))
       expect(toHex(sealed)).toBe(v.sealed)
-      expect(toHex(await key.open(zeroNonce, new Uint8Array(0), sealed))).toBe(v.plaintext)
+      expect(toHex(await key.unseal(zeroNonce, new Uint8Array(0), sealed))).toBe(v.plaintext)
     }
   })
 
@@ -39,7 +39,7 @@ describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
     expect(toHex(sealed.subarray(4))).toBe(vectors[1]!.sealed)
   })
 
-  it('opens what the other implementation sealed, and refuses any change', async () => {
+  it('unseals what the other implementation sealed, and refuses any change', async () => {
     const prng = new Prng(7)
     const raw = prng.bytes(32)
     const ours = await importAeadKey(raw)
@@ -50,14 +50,14 @@ describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
         const ad = prng.bytes(4)
         const plaintext = prng.bytes(size)
         const sealed = await theirs.seal(nonce, ad, plaintext)
-        expect(toHex(await ours.open(nonce, ad, sealed))).toBe(toHex(plaintext))
+        expect(toHex(await ours.unseal(nonce, ad, sealed))).toBe(toHex(plaintext))
         const flipped = sealed.slice()
         flipped[prng.int(flipped.length)]! ^= 1
-        await expect(ours.open(nonce, ad, flipped)).rejects.toBeInstanceOf(Error)
-        await expect(ours.open(nonce, prng.bytes(4), sealed)).rejects.toBeInstanceOf(Error)
+        await expect(ours.unseal(nonce, ad, flipped)).rejects.toBeInstanceOf(Error)
+        await expect(ours.unseal(nonce, prng.bytes(4), sealed)).rejects.toBeInstanceOf(Error)
       }
     }
-    await expect(ours.open(zeroNonce, new Uint8Array(0), new Uint8Array(5))).rejects.toBeInstanceOf(
+    await expect(ours.unseal(zeroNonce, new Uint8Array(0), new Uint8Array(5))).rejects.toBeInstanceOf(
       Error,
     )
   })

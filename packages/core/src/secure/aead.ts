@@ -6,7 +6,7 @@
  * job whose buffers are copied in and out) and at 0.75–1.0× through node:crypto.
  */
 
-/** One direction's key: seals or opens with a 12-byte nonce and additional data. */
+/** One direction's key: seals or unseals with a 12-byte nonce and additional data. */
 export interface AeadKey {
   /**
    * `plaintext` encrypted, with the 16-byte tag appended, in a new array that starts with
@@ -22,7 +22,7 @@ export interface AeadKey {
    * The plaintext of `ciphertext` (tag included; a new array).
    * @throws {Error} (rejects) when it does not authenticate.
    */
-  open(nonce: Uint8Array, additionalData: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>
+  unseal(nonce: Uint8Array, additionalData: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>
 }
 
 /** Makes an {@link AeadKey} from 32 raw key bytes (copied). */

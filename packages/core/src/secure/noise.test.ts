@@ -272,8 +272,8 @@ describe('NoiseXX: cacophony vector Noise_XX_25519_AESGCM_SHA256', () => {
 
     // The responder derives the same keys.
     const responderKeys = responder.split()
-    const opener = await TestCipher.create(responderKeys.responderToInitiator)
-    expect(toHex(await opener.decrypt(fromHex(t1.ciphertext)))).toBe(toHex(t1.payload))
+    const unsealer = await TestCipher.create(responderKeys.responderToInitiator)
+    expect(toHex(await unsealer.decrypt(fromHex(t1.ciphertext)))).toBe(toHex(t1.payload))
     expect(toHex(responderKeys.initiatorToResponder)).toBe(
       toHex((await vectorKeys()).initiatorToResponder),
     )

@@ -17,7 +17,7 @@
  * The AEAD nonce is 32 zero bits followed by the 64-bit counter `n`, big-endian (spec §12.3);
  * the handshake only ever uses n = 0 and 1 per key. After the third message `split()` hands
  * out the two transport keys; this module has no transport CipherState of its own (the record
- * layer in `records.ts` uses the keys with its own nonces).
+ * layer in `record-layer.ts` uses the keys with its own nonces).
  *
  * Everything a peer sends is checked before it is used, and failures are typed:
  * {@link HandshakeError} `MALFORMED` (wrong length, a public key WebCrypto refuses, a DH result

@@ -1,0 +1,125 @@
+/**
+ * End-to-end encryption of streams and datagrams after the Noise handshake ("encrypted
+ * mode", for relayed connections and unpinned direct ones), with AES-256-GCM from `#aead`
+ * (node:crypto under Node, WebCrypto elsewhere; see `aead.ts`).
+ *
+ * Wire format
+ * ===========
+ *
+ * Keys. Noise `split()` gives two 32-byte keys. The dialer (the Noise initiator) seals with
+ * `initiatorToResponder` and unseals with `responderToInitiator`; the acceptor the other way
+ * round. Each is imported once as a non-extractable AES-256-GCM key.
+ *
+ * Nonce (12 bytes), unique per key:
+ *
+ *     class u8 | stream index u24 big-endian | record counter u64 big-endian
+ *
+ *   class 0: bidi stream opened by the dialer    class 2: uni stream opened by the dialer
+ *   class 1: bidi stream opened by the acceptor  class 3: uni stream opened by the acceptor
+ *   class 4: datagram (stream index 0, record counter = datagram sequence)
+ *
+ * Both directions of a bidi stream use its class and index, each under its sender's key.
+ * Stream indexes count up from 0 per class, chosen by the opener.
+ *
+ * Stream, opener's direction: a preamble, then records. The acceptor's direction of a bidi
+ * stream: records only.
+ *
+ *     preamble = stream index as a QUIC varint (RFC 9000 §16: 1, 2, 4 or 8 bytes, the top two
+ *                bits of the first byte giving the length), shortest form only, < 2^24
+ *     record   = type u8 | length u24 big-endian | ciphertext (length bytes)
+ *
+ *   The preamble is written the moment the stream is opened, before any data, so the acceptor
+ *   learns the index (and can answer on a bidi stream) before the opener writes anything.
+ *   ciphertext = AES-256-GCM(plaintext), 16-byte tag included; additional data = the 4 header
+ *   bytes; nonce = (class, index, counter), where counter starts at 0 for each stream and
+ *   direction and counts every record. So a record that is dropped, duplicated, reordered, or
+ *   moved to another stream or direction does not authenticate.
+ *   type 0, data: 1 to 65536 plaintext bytes (length 17 to 65552), so a 64 KiB write is one
+ *                 record.
+ *   type 1, end:  empty plaintext (length 16). It authenticates the clean end of the direction;
+ *                 the transport stream must end right after it.
+ *
+ * Datagram:
+ *
+ *     sequence u64 big-endian | AES-256-GCM ciphertext (16-byte tag included)
+ *
+ *   sequence counts from 0 per sender; nonce = (4, 0, sequence); additional data = the 8
+ *   sequence bytes; so the overhead is 24 bytes.
+ *
+ * Limits and errors (RecordError codes)
+ * =====================================
+ *
+ * - A key seals at most 2^24 records, streams and datagrams together (one counter per key):
+ *   within TLS 1.3's usage limit for AES-GCM (RFC 8446 §5.5). Beyond: KEY_EXHAUSTED.
+ * - At most 2^24 streams per class (indexes 0 to 2^24 - 1). Beyond: KEY_EXHAUSTED.
+ * - MALFORMED, found before decrypting: a non-minimal preamble or an index >= 2^24; a record
+ *   type other than 0 or 1; a data record of length <= 16; an end record of length other
+ *   than 16; bytes after the end record; a datagram under 24 bytes.
+ * - AUTH_FAILED: a record or datagram that does not authenticate, or a datagram sequence no
+ *   key may reach (>= 2^24).
+ * - TRUNCATED: a stream that ends before its end record (or inside its preamble).
+ * - REPLAYED, streams: per class the acceptor keeps a low-water mark (every index below it
+ *   has been accepted) and the set of accepted indexes above it. An index below the mark or
+ *   in the set is REPLAYED. The set holds at most 4096 indexes: an index that would make it
+ *   larger is TOO_LARGE (the peer skipped too far ahead).
+ * - REPLAYED, datagrams: a 128-wide sliding window over the highest sequence that
+ *   authenticated, as in DTLS (RFC 6347 §4.1.2.6): a duplicate, or a sequence 128 or more
+ *   below the highest, is REPLAYED; reordering within the window is accepted.
+ *
+ * A preamble is not authenticated until the stream's first record is, so an on-path attacker
+ * can spend an index (the real stream then fails as REPLAYED); an attacker on the path can
+ * reset streams anyway, so this gives it nothing new.
+ */
+
+/**
+ * Which side opened a stream and its kind: 0 bidi opened by the dialer, 1 bidi opened by the
+ * acceptor, 2 uni opened by the dialer, 3 uni opened by the acceptor. It is the first byte of
+ * every nonce on the stream.
+ */
+export type StreamClass = 0 | 1 | 2 | 3
+
+/** The most plaintext one stream record carries; larger writes are split. */
+export const maxRecordPlaintext = 65536
+
+/** Bytes a sealed datagram adds to its payload: the 8-byte sequence and the 16-byte tag. */
+export const datagramOverhead = 24
+
+/** Bytes of the AES-GCM tag at the end of every ciphertext. */
+export const tagLength = 16
+/** Bytes of a record header: type u8, length u24. */
+export const headerLength = 4
+/** Bytes of a datagram's sequence number, in front of its ciphertext. */
+export const sequenceLength = 8
+/** Record type of a data record. */
+export const dataRecord = 0
+/** Record type of the end record. */
+export const endRecord = 1
+/** Nonce class of every datagram. */
+export const datagramClass = 4
+/** Per key, streams and datagrams together. */
+export const maxRecordsPerKey = 2 ** 24
+/** Stream indexes are u24 in the nonce. */
+export const maxStreamsPerClass = 2 ** 24
+
+/** The 12-byte nonce of record `counter` on stream `index` of `nonceClass` (or of a datagram). */
+export function nonce(nonceClass: number, index: number, counter: number): Uint8Array<ArrayBuffer> {
+  const iv = new Uint8Array(12)
+  const view = new DataView(iv.buffer)
+  view.setUint32(0, ((nonceClass << 24) | index) >>> 0)
+  view.setUint32(4, Math.floor(counter / 0x1_0000_0000))
+  view.setUint32(8, counter >>> 0)
+  return iv
+}
+
+/** Why a record header is refused, or `undefined` if it is acceptable. */
+export function headerProblem(type: number, length: number): string | undefined {
+  if (type === dataRecord) {
+    return length > tagLength && length <= maxRecordPlaintext + tagLength
+      ? undefined
+      : `a data record of length ${length} (17 to ${maxRecordPlaintext + tagLength})`
+  }
+  if (type === endRecord) {
+    return length === tagLength ? undefined : `an end record of length ${length} (must be 16)`
+  }
+  return `unknown record type ${type}`
+}

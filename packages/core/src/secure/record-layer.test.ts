@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest'
+import { RecordError } from '../errors.js'
+import { toHex } from '../internal/bytes.js'
+import { Prng } from '../internal/prng.js'
+import { NoiseXX, generateDhKeyPair } from './noise.js'
+import { datagramOverhead } from './record-format.js'
+import {
+  acceptorKey,
+  acceptorLayer,
+  deferred,
+  dialerKey,
+  expectRecordError,
+  layers,
+  readAll,
+  transportPair,
+  utf8,
+  writeAll,
+} from './record-fixtures.js'
+import { RecordLayer } from './record-layer.js'
+
+describe('RecordLayer streams', () => {
+  it('round-trips seeded random writes over random chunkings, both ways on bidi streams', async () => {
+    const cases = [
+      { seed: 1, maxPiece: 1, size: 20_000, maxWrite: 3000 },
+      { seed: 2, maxPiece: 7, size: 60_000, maxWrite: 70_000 },
+      { seed: 3, maxPiece: 1500, size: 400_000, maxWrite: 9000 },
+      { seed: 4, maxPiece: 100_000, size: 700_000, maxWrite: 300_000 },
+      { seed: 5, maxPiece: 70_000, size: 1, maxWrite: 1 },
+      { seed: 6, maxPiece: 3, size: 5000, maxWrite: 1 },
+    ]
+    for (const { seed, maxPiece, size, maxWrite } of cases) {
+      const prng = new Prng(seed)
+      const { dialer, acceptor } = await layers()
+      const [dialerSide, acceptorSide] = transportPair(prng, maxPiece)
+      const opened = dialer.openedBidi(dialerSide)
+      const accepted = await acceptor.acceptedBidi(acceptorSide)
+      const request = prng.bytes(size)
+      const response = prng.bytes(1 + prng.int(size))
+      const [, , gotRequest, gotResponse] = await Promise.all([
+        writeAll(opened.writable, request, new Prng(seed * 7), maxWrite),
+        writeAll(accepted.writable, response, new Prng(seed * 11), maxWrite),
+        readAll(accepted.readable),
+        readAll(opened.readable),
+      ])
+      expect(toHex(gotRequest)).toBe(toHex(request))
+      expect(toHex(gotResponse)).toBe(toHex(response))
+    }
+  })
+
+  it('lets the acceptor answer a bidi stream the opener has not written to', async () => {
+    const { dialer, acceptor } = await layers()
+    const [dialerSide, acceptorSide] = transportPair()
+    const opened = dialer.openedBidi(dialerSide)
+    const accepted = await acceptor.acceptedBidi(acceptorSide)
+    const answer = accepted.writable.getWriter()
+    await answer.write(utf8('pong'))
+    const reader = opened.readable.getReader()
+    expect(await reader.read()).toEqual({ value: utf8('pong'), done: false })
+    await answer.close()
+    expect((await reader.read()).done).toBe(true)
+    await writeAll(opened.writable, utf8('ping'), new Prng(1), 10)
+    expect(await readAll(accepted.readable)).toEqual(utf8('ping'))
+  })
+
+  it('works with the keys of a real Noise handshake, datagrams included', async () => {
+    const i = await NoiseXX.initiator({ staticKey: await generateDhKeyPair(), prologue: utf8('x') })
+    const r = await NoiseXX.responder({ staticKey: await generateDhKeyPair(), prologue: utf8('x') })
+    await r.readMessage(await i.writeMessage(new Uint8Array(0)))
+    await i.readMessage(await r.writeMessage(new Uint8Array(0)))
+    await r.readMessage(await i.writeMessage(new Uint8Array(0)))
+    const ik = i.split()
+    const rk = r.split()
+    const dialer = await RecordLayer.create({
+      sendKey: ik.initiatorToResponder,
+      receiveKey: ik.responderToInitiator,
+      isDialer: true,
+    })
+    const acceptor = await RecordLayer.create({
+      sendKey: rk.responderToInitiator,
+      receiveKey: rk.initiatorToResponder,
+      isDialer: false,
+    })
+    const [dialerSide, acceptorSide] = transportPair()
+    const opened = dialer.openedBidi(dialerSide)
+    const accepted = await acceptor.acceptedBidi(acceptorSide)
+    // Both directions are read while they are written: backpressure holds a writer whose
+    // reader is not reading.
+    const [, , got, back] = await Promise.all([
+      writeAll(opened.writable, utf8('hello'), new Prng(1), 2),
+      writeAll(accepted.writable, utf8('world'), new Prng(2), 3),
+      readAll(accepted.readable),
+      readAll(opened.readable),
+    ])
+    expect(got).toEqual(utf8('hello'))
+    expect(back).toEqual(utf8('world'))
+    expect(await dialer.unsealDatagram(await acceptor.sealDatagram(utf8('d')))).toEqual(utf8('d'))
+  })
+})
+
+describe('RecordLayer datagrams', () => {
+  it('round-trips datagrams with 24 bytes of overhead', async () => {
+    const { dialer, acceptor } = await layers()
+    for (const size of [0, 1, 1000, 65536]) {
+      const payload = new Prng(size).bytes(size)
+      const sealed = await dialer.sealDatagram(payload)
+      expect(sealed.length).toBe(size + datagramOverhead)
+      expect(await acceptor.unsealDatagram(sealed)).toEqual(payload)
+    }
+    const back = await acceptor.sealDatagram(utf8('back'))
+    expect(await dialer.unsealDatagram(back)).toEqual(utf8('back'))
+    // Sealed by the acceptor for the dialer: an acceptor cannot unseal it.
+    await expect((await acceptorLayer()).unsealDatagram(back)).rejects.toMatchObject({
+      code: 'AUTH_FAILED',
+    })
+  })
+
+  it('refuses a flipped bit in any byte, and short datagrams', async () => {
+    const { dialer } = await layers()
+    const sealed = await dialer.sealDatagram(utf8('payload'))
+    for (let position = 0; position < sealed.length; position++) {
+      const tampered = sealed.slice()
+      tampered[position]! ^= 1 << (position % 8)
+      const error = await (await acceptorLayer()).unsealDatagram(tampered).catch((e: unknown) => e)
+      expectRecordError(error, ['AUTH_FAILED'])
+    }
+    for (const length of [0, 8, 23]) {
+      const error = await (
+        await acceptorLayer()
+      )
+        .unsealDatagram(new Uint8Array(length))
+        .catch((e: unknown) => e)
+      expectRecordError(error, ['MALFORMED'])
+    }
+  })
+
+  it('gives only RecordError for seeded garbage', async () => {
+    const prng = new Prng(77)
+    const acceptor = await acceptorLayer()
+    for (let round = 0; round < 500; round++) {
+      const garbage = prng.bytes(prng.int(80))
+      if (prng.int(2) === 0) garbage.fill(0, 0, Math.min(5, garbage.length))
+      const error = await acceptor.unsealDatagram(garbage).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(RecordError)
+    }
+  })
+})
+
+describe('RecordLayer limits and options', () => {
+  it('stops opening streams after the index budget of a class', async () => {
+    const { dialer } = await layers({ streams: 2 })
+    dialer.openedUni(new WritableStream())
+    dialer.openedUni(new WritableStream())
+    const aborted = deferred<unknown>()
+    let thrown: unknown
+    try {
+      dialer.openedUni(new WritableStream({ abort: (reason) => aborted.resolve(reason) }))
+    } catch (error) {
+      thrown = error
+    }
+    expectRecordError(thrown, ['KEY_EXHAUSTED'])
+    expect(await aborted.promise).toBe(thrown)
+    // Bidi streams are another class, with their own budget.
+    const [stream] = transportPair()
+    dialer.openedBidi(stream)
+  })
+
+  it('refuses malformed keys', async () => {
+    const good = { sendKey: dialerKey, receiveKey: acceptorKey, isDialer: true }
+    await expect(RecordLayer.create({ ...good, sendKey: new Uint8Array(16) })).rejects.toThrow(
+      TypeError,
+    )
+    await expect(RecordLayer.create({ ...good, receiveKey: dialerKey })).rejects.toThrow(TypeError)
+  })
+})
