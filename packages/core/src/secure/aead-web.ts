@@ -1,4 +1,4 @@
-import type { AeadKey } from './aead.js'
+import type { Aead, AeadKey } from './aead.js'
 
 /** A view WebCrypto accepts as a BufferSource: the bytes themselves when ArrayBuffer-backed. */
 function source(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -8,23 +8,33 @@ function source(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 /** AES-256-GCM on WebCrypto: a non-extractable key; every call runs off the main thread. */
-export async function importAeadKey(raw: Uint8Array): Promise<AeadKey> {
-  const key = await crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, [
-    'encrypt',
-    'decrypt',
-  ])
-  return {
-    async seal(nonce, additionalData, plaintext, headroom = 0) {
-      const params = { name: 'AES-GCM', iv: source(nonce), additionalData: source(additionalData) }
-      const sealed = new Uint8Array(await crypto.subtle.encrypt(params, key, source(plaintext)))
-      if (headroom === 0) return sealed
-      const out = new Uint8Array(headroom + sealed.length)
-      out.set(sealed, headroom)
-      return out
-    },
-    async unseal(nonce, additionalData, ciphertext) {
-      const params = { name: 'AES-GCM', iv: source(nonce), additionalData: source(additionalData) }
-      return new Uint8Array(await crypto.subtle.decrypt(params, key, source(ciphertext)))
-    },
-  }
-}
+export const aead = {
+  async importKey(raw: Uint8Array): Promise<AeadKey> {
+    const key = await crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, [
+      'encrypt',
+      'decrypt',
+    ])
+    return {
+      async seal(nonce, additionalData, plaintext, headroom = 0) {
+        const params = {
+          name: 'AES-GCM',
+          iv: source(nonce),
+          additionalData: source(additionalData),
+        }
+        const sealed = new Uint8Array(await crypto.subtle.encrypt(params, key, source(plaintext)))
+        if (headroom === 0) return sealed
+        const out = new Uint8Array(headroom + sealed.length)
+        out.set(sealed, headroom)
+        return out
+      },
+      async unseal(nonce, additionalData, ciphertext) {
+        const params = {
+          name: 'AES-GCM',
+          iv: source(nonce),
+          additionalData: source(additionalData),
+        }
+        return new Uint8Array(await crypto.subtle.decrypt(params, key, source(ciphertext)))
+      },
+    }
+  },
+} satisfies Aead

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
-import type { ImportAeadKey } from './aead.js'
-import { importAeadKey as nodeAead } from './aead-node.js'
-import { importAeadKey as webAead } from './aead-web.js'
+import type { Aead } from './aead.js'
+import { aead as nodeAead } from './aead-node.js'
+import { aead as webAead } from './aead-web.js'
 
-const implementations: [string, ImportAeadKey][] = [
+const implementations: [string, Aead][] = [
   ['node:crypto', nodeAead],
   ['WebCrypto', webAead],
 ]
@@ -21,9 +21,9 @@ const vectors = [
   },
 ]
 
-describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
+describe.each(implementations)('AES-256-GCM on %s', (_name, aead) => {
   it('matches the GCM specification vectors', async () => {
-    const key = await importAeadKey(zeroKey)
+    const key = await aead.importKey(zeroKey)
     for (const v of vectors) {
       const sealed = await key.seal(zeroNonce, new Uint8Array(0), fromHex(v.plaintext))
       expect(toHex(sealed)).toBe(v.sealed)
@@ -32,7 +32,7 @@ describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
   })
 
   it('leaves the headroom asked for in front of the sealed bytes', async () => {
-    const key = await importAeadKey(zeroKey)
+    const key = await aead.importKey(zeroKey)
     const plaintext = fromHex(vectors[1]!.plaintext)
     const sealed = await key.seal(zeroNonce, new Uint8Array(0), plaintext, 4)
     expect(sealed.length).toBe(4 + 32)
@@ -42,9 +42,9 @@ describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
   it('unseals what the other implementation sealed, and refuses any change', async () => {
     const prng = new Prng(7)
     const raw = prng.bytes(32)
-    const ours = await importAeadKey(raw)
+    const ours = await aead.importKey(raw)
     for (const [, other] of implementations) {
-      const theirs = await other(raw)
+      const theirs = await other.importKey(raw)
       for (const size of [0, 1, 100, 70_000]) {
         const nonce = prng.bytes(12)
         const ad = prng.bytes(4)
@@ -57,8 +57,8 @@ describe.each(implementations)('AES-256-GCM on %s', (_name, importAeadKey) => {
         await expect(ours.unseal(nonce, prng.bytes(4), sealed)).rejects.toBeInstanceOf(Error)
       }
     }
-    await expect(ours.unseal(zeroNonce, new Uint8Array(0), new Uint8Array(5))).rejects.toBeInstanceOf(
-      Error,
-    )
+    await expect(
+      ours.unseal(zeroNonce, new Uint8Array(0), new Uint8Array(5)),
+    ).rejects.toBeInstanceOf(Error)
   })
 })

@@ -25,8 +25,16 @@ export interface AeadKey {
   unseal(nonce: Uint8Array, additionalData: Uint8Array, ciphertext: Uint8Array): Promise<Uint8Array>
 }
 
-/** Makes an {@link AeadKey} from 32 raw key bytes (copied). */
-export type ImportAeadKey = (raw: Uint8Array) => Promise<AeadKey>
+/**
+ * What each half of the `#aead` import provides. TypeScript checks the code importing `#aead`
+ * against one half only (the one its import conditions pick), so each half declares its
+ * `aead` with `satisfies Aead`: a half that drifts from the other fails to compile instead of
+ * failing at run time on the other platform.
+ */
+export interface Aead {
+  /** Makes an {@link AeadKey} from 32 raw key bytes (copied). */
+  importKey(raw: Uint8Array): Promise<AeadKey>
+}
 
 /** Bytes of the authentication tag. */
 export const aeadTagLength = 16

@@ -24,7 +24,7 @@
  * of all zeros) or `DECRYPT_FAILED` (an AEAD tag that does not verify). No `DOMException` from
  * WebCrypto escapes on network input.
  */
-import { deriveShared, importPeerKey as platformImportPeerKey } from '#x25519'
+import { x25519 } from '#x25519'
 import { gcm } from '@noble/ciphers/aes.js'
 import { hmac as nobleHmac } from '@noble/hashes/hmac.js'
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js'
@@ -151,7 +151,7 @@ function aesGcmNonce(n: number): Uint8Array<ArrayBuffer> {
 /** Imports a peer's raw X25519 public key; WebCrypto's refusal becomes `MALFORMED`. */
 async function importPeerKey(raw: Uint8Array<ArrayBuffer>): Promise<PeerKey> {
   try {
-    return await platformImportPeerKey(raw)
+    return await x25519.importPeerKey(raw)
   } catch (cause) {
     throw new HandshakeError('MALFORMED', 'the peer sent an invalid X25519 public key', { cause })
   }
@@ -164,7 +164,7 @@ async function importPeerKey(raw: Uint8Array<ArrayBuffer>): Promise<PeerKey> {
 async function dh(ours: DhKeyPair, theirs: PeerKey): Promise<Uint8Array<ArrayBuffer>> {
   let shared: Uint8Array<ArrayBuffer>
   try {
-    shared = await deriveShared(ours.privateKey, theirs)
+    shared = await x25519.deriveShared(ours.privateKey, theirs)
   } catch (cause) {
     throw new HandshakeError('MALFORMED', 'X25519 with the peer key failed (low-order key?)', {
       cause,

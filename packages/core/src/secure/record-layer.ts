@@ -1,4 +1,4 @@
-import { importAeadKey } from '#aead'
+import { aead } from '#aead'
 import { RecordError } from '../errors.js'
 import type { AeadKey } from './aead.js'
 import type { BidiStream } from '../session.js'
@@ -96,7 +96,7 @@ export class RecordLayer {
       throw new TypeError('sendKey and receiveKey must differ')
     }
     if (typeof isDialer !== 'boolean') throw new TypeError('isDialer: expected a boolean')
-    const [send, receive] = await Promise.all([importAeadKey(sendKey), importAeadKey(receiveKey)])
+    const [send, receive] = await Promise.all([aead.importKey(sendKey), aead.importKey(receiveKey)])
     return new RecordLayer(
       new SealingKey(send, _limits?.records ?? maxRecordsPerKey),
       receive,

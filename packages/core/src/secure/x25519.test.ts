@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { fromHex, toHex } from '../internal/bytes.js'
 import { dhKeyPairFromSecret } from './noise.js'
-import * as node from './x25519-node.js'
-import * as web from './x25519-web.js'
+import { x25519 as node } from './x25519-node.js'
+import { x25519 as web } from './x25519-web.js'
 
 // RFC 7748 §6.1.
 const alicePrivate = fromHex('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a')

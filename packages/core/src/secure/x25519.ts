@@ -6,11 +6,21 @@
  * handshake makes three per side on its critical path.
  */
 
-/** A peer's public key, ready for {@link DeriveShared}: opaque, platform-specific. */
+/** A peer's public key, ready for {@link X25519.deriveShared}: opaque, platform-specific. */
 export type PeerKey = object
 
-/** Imports a peer's raw 32-byte public key; rejects if the platform refuses it. */
-export type ImportPeerKey = (raw: Uint8Array<ArrayBuffer>) => Promise<PeerKey>
-
-/** X25519(ours, theirs): the raw 32-byte shared secret (all zeros for a low-order key, or a rejection). */
-export type DeriveShared = (ours: CryptoKey, theirs: PeerKey) => Promise<Uint8Array<ArrayBuffer>>
+/**
+ * What each half of the `#x25519` import provides. TypeScript checks the code importing `#x25519`
+ * against one half only (the one its import conditions pick), so each half declares its
+ * `x25519` with `satisfies X25519`: a half that drifts from the other fails to compile instead of
+ * failing at run time on the other platform.
+ */
+export interface X25519 {
+  /** Imports a peer's raw 32-byte public key; rejects if the platform refuses it. */
+  importPeerKey(raw: Uint8Array<ArrayBuffer>): Promise<PeerKey>
+  /**
+   * X25519(ours, theirs): the raw 32-byte shared secret (all zeros for a low-order key, or a
+   * rejection).
+   */
+  deriveShared(ours: CryptoKey, theirs: PeerKey): Promise<Uint8Array<ArrayBuffer>>
+}
