@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { H3 } from './errors.js'
+import { H3, Http3Error } from './errors.js'
 import { Http3Connection, defaultLimits, type Http3Limits } from './h3/connection.js'
 import { Setting } from './h3/settings.js'
 import { parseStringList, serializeStringList } from './h3/structured.js'
@@ -189,6 +189,12 @@ export class WebTransport extends WebTransportSession {
       answer = await Promise.race([sent.response, aborted])
     } catch (e) {
       if (h3.closeInfo) throw closedError(h3.closeInfo)
+      if (e instanceof Http3Error && e.code === H3.REQUEST_REJECTED) {
+        // RFC 9114 §5.2: the server's GOAWAY came first; it did not process the request.
+        throw new WebTransportError('the server is going away (GOAWAY) and took no new session', {
+          source: 'session',
+        })
+      }
       throw e
     }
     const status = answer.find(([n]) => n === ':status')?.[1]

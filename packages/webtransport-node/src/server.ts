@@ -91,6 +91,7 @@ export class WebTransportServer {
   /** The WebTransport side of each live connection. */
   private readonly hosts = new Set<SessionHost>()
   private certificate: CertificatePair
+  private drained: Promise<void> | undefined
   private closing = false
   private readonly limits: Http3Limits
 
@@ -155,14 +156,26 @@ export class WebTransportServer {
   }
 
   /**
-   * Shuts down gracefully: GOAWAY on every connection, sessions closed with code 0, connections
-   * closed with H3_NO_ERROR, then the socket. Idempotent.
+   * Starts a graceful shutdown and lets the sessions finish: GOAWAY on every connection (new
+   * connections get one at once), so clients open no new sessions here, and
+   * DRAIN_WEBTRANSPORT_SESSION to every session, whose `draining` then resolves on both sides.
+   * Sessions carry on until they close. Resolves once no session is left; `close()` ends what
+   * is left sooner. Idempotent.
+   */
+  drain(): Promise<void> {
+    this.drained ??= Promise.all([...this.hosts].map((host) => host.drain())).then(() => {})
+    return this.drained
+  }
+
+  /**
+   * Shuts down: GOAWAY and DRAIN as {@link WebTransportServer.drain} does, then every session
+   * closed with code 0, the connections closed with H3_NO_ERROR, then the socket. Idempotent.
    */
   async close(): Promise<void> {
     if (this.closing) return
     this.closing = true
+    void this.drain()
     const all = [...this.hosts]
-    for (const host of all) host.h3.goaway()
     for (const host of all) host.closeAll({ closeCode: 0, reason: 'server shutting down' })
     // One event-loop turn lets the passes put the capsules on the wire before CONNECTION_CLOSE.
     await new Promise((resolve) => setImmediate(resolve))
@@ -198,6 +211,8 @@ export class WebTransportServer {
     })
     const host = new SessionHost(h3, this.limits)
     this.hosts.add(host)
+    // A connection made while draining is told at once that it takes no sessions.
+    if (this.drained) void host.drain()
   }
 
   private async handleRequest(

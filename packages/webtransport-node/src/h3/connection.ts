@@ -1,7 +1,14 @@
 import { H3, Http3Error, Http3StreamError, LimitError } from '../errors.js'
 import type { QuicCloseInfo, QuicConnection, QuicConnectionHandler } from '../quic/connection.js'
 import { StreamResetError } from '../quic/connection.js'
-import { FrameReader, FrameType, StreamType, encodeFrame, encodeGoaway } from './frames.js'
+import {
+  FrameReader,
+  FrameType,
+  StreamType,
+  decodeGoaway,
+  encodeFrame,
+  encodeGoaway,
+} from './frames.js'
 import { decodeFieldSection, encodeFieldSection } from './qpack.js'
 import { Setting, decodeSettings, encodeSettings } from './settings.js'
 import { encodeVarint, readVarint, varintLength } from './varint.js'
@@ -55,6 +62,8 @@ export interface WebTransportHandler {
   streamReadable(id: number, sessionId: number): void
   /** An HTTP datagram (RFC 9297) for the request stream `streamId`; the callee owns the bytes. */
   datagram(streamId: number, payload: Uint8Array): void
+  /** The peer sent GOAWAY: it is shutting down (RFC 9114 §5.2). */
+  goaway(): void
   /** The connection is gone. */
   closed(info: QuicCloseInfo): void
 }
@@ -114,7 +123,7 @@ function isControlFrame(type: number): boolean {
 
 /**
  * One HTTP/3 connection (RFC 9114): control and QPACK streams, SETTINGS, request streams and
- * their bodies, GOAWAY, and the recognition of WebTransport streams and HTTP
+ * their bodies, GOAWAY both ways, and the recognition of WebTransport streams and HTTP
  * datagrams, which it hands to its {@link WebTransportHandler}.
  */
 export class Http3Connection implements QuicConnectionHandler {
@@ -122,6 +131,8 @@ export class Http3Connection implements QuicConnectionHandler {
   /** Receives WebTransport streams and datagrams; without one, they are refused or dropped. */
   webtransport: WebTransportHandler | undefined
   peerSettings: Map<number, number> | undefined
+  /** The id of the last GOAWAY the peer sent (a request stream id, or a push id from a client). */
+  peerGoawayId: number | undefined
   /** The id of the GOAWAY we sent, once {@link Http3Connection.goaway} was called. */
   goawayId: number | undefined
   /** Why the connection ended, once it has. */
@@ -178,6 +189,8 @@ export class Http3Connection implements QuicConnectionHandler {
     const control = concat(
       encodeVarint(StreamType.CONTROL),
       encodeFrame(FrameType.SETTINGS, settings),
+      // A GOAWAY asked for before the handshake completed follows SETTINGS at once.
+      this.goawayId === undefined ? new Uint8Array(0) : encodeGoaway(this.goawayId),
     )
     this.writeCritical(this.controlStreamId, control)
     this.writeCritical(this.allocateUni(), encodeVarint(StreamType.QPACK_ENCODER))
@@ -226,8 +239,10 @@ export class Http3Connection implements QuicConnectionHandler {
   /**
    * Sends a request header section on a new bidi stream (client). Resolves once the stream is
    * open, with its id and the response header section to come; that promise rejects with an
-   * {@link Http3StreamError} when the server resets the stream.
-   * @throws {Http3Error} `H3_NO_ERROR` when the connection is closed.
+   * {@link Http3StreamError} when the server resets the stream, and with an {@link Http3Error}
+   * `H3_REQUEST_REJECTED` when the server's GOAWAY says it will not process it.
+   * @throws {Http3Error} `H3_REQUEST_REJECTED` after the peer's GOAWAY: a connection that got
+   *   one takes no new requests (RFC 9114 §5.2); `H3_NO_ERROR` when the connection is closed.
    */
   async request(headers: HeaderList): Promise<{ streamId: number; response: Promise<HeaderList> }> {
     let response!: RequestState['response']
@@ -290,12 +305,15 @@ export class Http3Connection implements QuicConnectionHandler {
   }
 
   /**
-   * Starts a graceful shutdown: GOAWAY naming the first request stream we will not process
-   * (RFC 9114 §5.2).
+   * Starts a graceful shutdown (RFC 9114 §5.2): GOAWAY with the first request stream a server
+   * will not process (a client sends push id 0: it accepts no pushes). Later requests at or
+   * above it are refused with `H3_REQUEST_REJECTED`. Sent with SETTINGS when called before the
+   * handshake completes. Idempotent.
    */
   goaway(): void {
-    if (this.goawayId !== undefined || this.controlStreamId < 0 || this.isClosed) return
-    this.goawayId = Math.max(this.isServer ? this.maxRequestSeen + 4 : 0, 0)
+    if (this.goawayId !== undefined || this.isClosed) return
+    this.goawayId = this.isServer && this.maxRequestSeen >= 0 ? this.maxRequestSeen + 4 : 0
+    if (this.controlStreamId < 0) return
     void this.quic.write(this.controlStreamId, encodeGoaway(this.goawayId)).catch(() => {})
   }
 
@@ -358,6 +376,10 @@ export class Http3Connection implements QuicConnectionHandler {
   private openWith(bidi: boolean, first: Uint8Array, state?: StreamState): Promise<number> {
     return new Promise((resolve, reject) => {
       const open = (): void => {
+        // A request that waited for credit may meet a GOAWAY that came meanwhile.
+        if (state?.kind === 'request' && this.peerGoawayId !== undefined) {
+          return reject(this.goawayRejection())
+        }
         const id = bidi ? this.nextBidi : this.nextUni
         if (bidi) this.nextBidi += 4
         else this.nextUni += 4
@@ -368,6 +390,10 @@ export class Http3Connection implements QuicConnectionHandler {
       else if (this.openWaiters.length === 0 && this.streamsLeft(bidi) > 0) open()
       else this.openWaiters.push({ bidi, open, reject })
     })
+  }
+
+  private goawayRejection(): Http3Error {
+    return new Http3Error(H3.REQUEST_REJECTED, 'the server sent GOAWAY: no new requests here')
   }
 
   private streamsLeft(bidi: boolean): number {
@@ -454,6 +480,10 @@ export class Http3Connection implements QuicConnectionHandler {
         // A server may not open request streams (RFC 9114 §6.1).
         throw new Http3Error(H3.STREAM_CREATION_ERROR, 'server-initiated request stream')
       }
+      if (this.goawayId !== undefined && id >= this.goawayId) {
+        // Past our GOAWAY: not processed, so the client may retry it elsewhere (§5.2).
+        return this.refuseStream(id, H3.REQUEST_REJECTED)
+      }
       const reader = new FrameReader({ maxFrameBytes: this.limits.maxHeaderBytes })
       const req: RequestState = { kind: 'request', reader, headersSeen: false, finSeen: fin }
       this.streams.set(id, req)
@@ -534,12 +564,38 @@ export class Http3Connection implements QuicConnectionHandler {
         case FrameType.MAX_PUSH_ID:
           if (!this.isServer) throw new Http3Error(H3.FRAME_UNEXPECTED, 'MAX_PUSH_ID from server')
           break
+        case FrameType.GOAWAY:
+          this.goawayReceived(decodeGoaway(f.payload))
+          break
         default:
-          // GOAWAY, CANCEL_PUSH and reserved frames: nothing for us to act on.
+          // CANCEL_PUSH and reserved frames: nothing for us to act on.
           break
       }
     }
     if (fin) throw new Http3Error(H3.CLOSED_CRITICAL_STREAM, 'control stream closed')
+  }
+
+  /**
+   * RFC 9114 §5.2: a server's GOAWAY names a client-initiated bidi stream, and no GOAWAY may
+   * name a larger id than the one before. Our requests at or above it were not processed and
+   * never will be; the connection takes no new ones.
+   */
+  private goawayReceived(id: number): void {
+    if (!this.isServer && id % 4 !== 0) {
+      throw new Http3Error(H3.ID_ERROR, 'GOAWAY names no client-initiated bidi stream')
+    }
+    if (this.peerGoawayId !== undefined && id > this.peerGoawayId) {
+      throw new Http3Error(H3.ID_ERROR, 'GOAWAY id larger than the previous one')
+    }
+    this.peerGoawayId = id
+    if (!this.isServer) {
+      for (const [streamId, st] of this.streams) {
+        if (st.kind !== 'request' || !st.response || streamId < id) continue
+        this.settleResponse(st, this.goawayRejection())
+        this.refuseStream(streamId, H3.REQUEST_CANCELLED)
+      }
+    }
+    this.webtransport?.goaway()
   }
 
   /**

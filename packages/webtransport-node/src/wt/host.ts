@@ -39,6 +39,8 @@ export class SessionHost implements WebTransportHandler {
   private readonly retired = new Set<number>()
   /** Requests being decided (accept hooks running), counted against the session limit. */
   private deciding = 0
+  private draining = false
+  private readonly idleWaiters: (() => void)[] = []
 
   constructor(
     readonly h3: Http3Connection,
@@ -68,6 +70,7 @@ export class SessionHost implements WebTransportHandler {
   /** The request counted by {@link SessionHost.decide} is accepted or refused. */
   decided(): void {
     this.deciding--
+    this.checkIdle()
   }
 
   /**
@@ -78,6 +81,7 @@ export class SessionHost implements WebTransportHandler {
     const connect = new ConnectStream(this.h3, sessionId, session, this.limits.maxCapsuleBytes)
     this.sessions.set(sessionId, { events: session, connect })
     for (const s of this.early.take(sessionId)) this.deliver(sessionId, s)
+    if (this.draining) this.drainSession(session, connect)
     this.h3.readBody(sessionId, connect)
   }
 
@@ -86,6 +90,23 @@ export class SessionHost implements WebTransportHandler {
     this.h3.stopReading(streamId, H3.NO_ERROR)
     this.retire(streamId)
     for (const s of this.early.take(streamId)) this.h3.refuseStream(s.id, H3.WT_SESSION_GONE)
+  }
+
+  /**
+   * Starts a graceful shutdown of this connection: GOAWAY, and DRAIN_WEBTRANSPORT_SESSION to
+   * every session, now and to any accepted later (their `draining` resolves). Sessions carry
+   * on. Resolves once no session is left and none is being decided. Idempotent.
+   */
+  drain(): Promise<void> {
+    if (!this.draining) {
+      this.draining = true
+      this.h3.goaway()
+      for (const { events, connect } of this.sessions.values()) this.drainSession(events, connect)
+    }
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve)
+      this.checkIdle()
+    })
   }
 
   /** Closes every session with `info`. */
@@ -130,6 +151,7 @@ export class SessionHost implements WebTransportHandler {
   sessionEnded(sessionId: number): void {
     this.sessions.delete(sessionId)
     this.retire(sessionId)
+    this.checkIdle()
   }
 
   /** Both halves of stream `id` are over; the connection may forget it. */
@@ -165,11 +187,17 @@ export class SessionHost implements WebTransportHandler {
     this.sessions.get(streamId)?.events.datagram(payload)
   }
 
+  goaway(): void {
+    // draft-ietf-webtrans-http3 §4.6: GOAWAY asks every session on the connection to wind down.
+    for (const { events } of [...this.sessions.values()]) events.startDraining()
+  }
+
   closed(info: QuicCloseInfo): void {
     const all = [...this.sessions.values()]
     this.sessions.clear()
     this.early.clear()
     for (const { events } of all) events.connectionClosed(info)
+    this.checkIdle()
   }
 
   // ---- internals ----
@@ -184,11 +212,22 @@ export class SessionHost implements WebTransportHandler {
     session.events.acceptStream(stream.id, (stream.id & 2) === 0, leftover, stream.fin)
   }
 
+  private drainSession(events: SessionEvents, connect: ConnectStream): void {
+    connect.drain().catch(() => {})
+    events.startDraining()
+  }
+
   /** Remembers that `id` is not (or no longer) a session, so streams naming it are refused. */
   private retire(id: number): void {
     this.retired.add(id)
     // Bounded: past this many, the oldest are forgotten and streams naming them wait out
     // `earlyStreamMs` before being refused.
     if (this.retired.size > maxRetired) this.retired.delete(this.retired.values().next().value!)
+  }
+
+  private checkIdle(): void {
+    // A closed connection hosts nothing more, whatever accept hooks are still running.
+    if (!this.h3.isClosed && (this.sessions.size > 0 || this.deciding > 0)) return
+    for (const w of this.idleWaiters.splice(0)) w()
   }
 }
