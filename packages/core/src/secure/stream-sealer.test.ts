@@ -11,9 +11,31 @@ import {
   utf8,
 } from './record-fixtures.js'
 
-/** One macrotask turn, so that pending promise reactions run. No timing is assumed. */
-function settled(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0))
+/**
+ * Makes `writable` report each wait on it: `onBlocked` runs, with the pending `ready`, each time
+ * the `ready` of the writer it hands out is read while the stream has backpressure.
+ */
+function onBlockedWrite(
+  writable: WritableStream<Uint8Array>,
+  onBlocked: (ready: Promise<undefined>) => void,
+): void {
+  const getWriter = writable.getWriter.bind(writable)
+  writable.getWriter = () => {
+    const writer = getWriter()
+    Object.defineProperty(writer, 'ready', {
+      get: () => {
+        // The platform's own getter, on this writer.
+        const ready = Reflect.get(
+          WritableStreamDefaultWriter.prototype,
+          'ready',
+          writer,
+        ) as Promise<undefined>
+        if ((writer.desiredSize ?? 1) <= 0) onBlocked(ready)
+        return ready
+      },
+    })
+    return writer
+  }
 }
 
 describe('StreamSealer', () => {
@@ -47,60 +69,63 @@ describe('StreamSealer', () => {
 
   it('keeps backpressure end to end', async () => {
     const { dialer } = await layers()
-    const gates: (() => void)[] = []
+    const total = 1 + 10 + 1 // the preamble, 10 data records, the end record
     const arrivals: Uint8Array[] = []
-    let arrived = deferred()
     let pushed = 0
+    // The most chunks ever queued in the transport and not yet taken by its sink, measured on
+    // every write to the transport (`size()` runs on each).
+    let mostQueued = 0
+    // The sealer is waiting on the transport's `ready`, which has not resolved yet.
+    let sealerWaits = false
+    let pushedAtFirstWait: number | undefined
+    let wakeSink: (() => void) | undefined
+    // The sink holds each chunk until the sealer waits on the transport (or has written all it
+    // will), so the sealer always gets the chance to run ahead, and every step is an event.
     const transport = new WritableStream<Uint8Array>(
       {
         write(chunk) {
           arrivals.push(chunk)
-          arrived.resolve()
-          return new Promise<void>((resolve) => gates.push(resolve))
+          if (sealerWaits || pushed === total) return
+          return new Promise<void>((resolve) => (wakeSink = resolve))
         },
       },
       {
         highWaterMark: 1,
         size: () => {
           pushed++
+          mostQueued = Math.max(mostQueued, pushed - arrivals.length)
+          if (pushed === total) wakeSink?.()
           return 1
         },
       },
     )
-    const writer = dialer.openedUni(transport).getWriter()
-    let writeDone = false
-    let readyDone = false
-    const write = writer.write(new Prng(3).bytes(10 * maxRecordPlaintext)).then(() => {
-      writeDone = true
+    onBlockedWrite(transport, (ready) => {
+      pushedAtFirstWait ??= pushed
+      sealerWaits = true
+      void ready.then(() => (sealerWaits = false))
+      wakeSink?.()
+      wakeSink = undefined
     })
-    await arrived.promise
-    void writer.ready.then(() => (readyDone = true))
-    await settled()
-    // The preamble sits in the transport; nothing more is sealed, nothing is buffered, and
-    // the plaintext writer waits.
-    expect(arrivals.length).toBe(1)
-    expect(pushed).toBe(1)
-    expect(writeDone).toBe(false)
-    expect(readyDone).toBe(false)
-    expect(writer.desiredSize).toBeLessThanOrEqual(0)
+    const writer = dialer.openedUni(transport).getWriter()
+    // How many chunks the transport had taken when the plaintext write settled, and when the
+    // plaintext writer was ready again.
+    const written = writer
+      .write(new Prng(3).bytes(10 * maxRecordPlaintext))
+      .then(() => arrivals.length)
+    const ready = writer.ready.then(() => arrivals.length)
+    await written
+    await writer.close()
 
-    // Released one chunk at a time, records flow, and at most 4 (the sealing window) ever
-    // wait in the transport.
-    while (arrivals.length < 11) {
-      arrived = deferred()
-      gates.shift()!()
-      await arrived.promise
-      expect(pushed - arrivals.length).toBeLessThanOrEqual(4)
-    }
-    await write
-    expect(writeDone).toBe(true)
-    arrived = deferred()
-    const close = writer.close()
-    gates.shift()!()
-    await arrived.promise
-    expect(arrivals.length).toBe(12)
-    gates.shift()!()
-    await close
+    // While the preamble sat in the transport, the sealer sealed nothing and waited.
+    expect(pushedAtFirstWait).toBe(1)
+    // Nothing is sealed while the transport's writer is not ready: no more than the sealing
+    // window (4) ever queued in the transport.
+    expect(mostQueued).toBeLessThanOrEqual(4)
+    // The plaintext writer waited on the transport: its write settled, and it became ready,
+    // only once the transport had taken all but the sealing window's records.
+    expect(await written).toBeGreaterThanOrEqual(11 - 4)
+    expect(await ready).toBeGreaterThanOrEqual(11 - 4)
+    expect(arrivals.length).toBe(total)
     const wire = concat(...arrivals)
     expect(wire.length).toBe(1 + 10 * (4 + 65536 + 16) + 4 + 16)
   })
