@@ -1,7 +1,7 @@
 /**
  * `@ferry/browser`: a ferry endpoint in the browser, on the native WebTransport API, with its
  * identity kept in IndexedDB.
- * @module
+ * @module @ferry/browser
  */
 export { Endpoint, type BrowserEndpointOptions } from './endpoint.js'
 

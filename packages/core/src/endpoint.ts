@@ -59,7 +59,7 @@ export interface Transport {
 
 /** Options every platform's `Endpoint.create` takes. */
 export interface EndpointOptions {
-  /** ALPNs to accept connections for (a {@link Router} adds its own). Default none. */
+  /** ALPNs to accept connections for (a `Router` adds its own). Default none. */
   alpns?: string[]
   /** The home relay to publish in the address. */
   relay?: string
@@ -225,7 +225,7 @@ export class Endpoint {
 
   /**
    * Connections peers make to this endpoint's ALPNs, until the endpoint closes. A
-   * {@link Router} is the usual consumer; every call shares one queue.
+   * `Router` is the usual consumer; every call shares one queue.
    */
   incoming(): AsyncGenerator<Connection, void, undefined> {
     return this.accepted.values()

@@ -3,7 +3,7 @@
  * addresses and tickets, connections and their streams, the router and protocol handlers,
  * codecs for protocol messages, and typed errors. Endpoints come from `@ferry/browser` and
  * `@ferry/node`; tests use `@ferry/core/testing`.
- * @module
+ * @module @ferry/core
  */
 export {
   ConnectError,

@@ -3,7 +3,7 @@
  * `@ferry/node`) build on — the transport interface an endpoint runs over, the local identity
  * the handshake signs with, and small shared codecs. Not for applications: these names may
  * change in any release.
- * @module
+ * @module @ferry/core/internal
  */
 export type {
   DialedSession,

@@ -79,7 +79,7 @@ export class EndpointTicket {
 
   /**
    * Parses the text form.
-   * @throws {DecodeError} `TOO_LARGE` above {@link maxTicketChars} characters; `INVALID` if the
+   * @throws {DecodeError} `TOO_LARGE` above 4096 characters; `INVALID` if the
    *   text does not start with `endpoint`; the errors of `base32Decode` and
    *   {@link EndpointTicket.fromBytes}.
    * @throws {TypeError} if `text` is not a string.

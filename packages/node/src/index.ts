@@ -1,7 +1,7 @@
 /**
  * `@ferry/node`: a ferry endpoint for Node.js that listens for browsers and other endpoints
  * and dials them, with its identity in a key file; and the `ferry` command.
- * @module
+ * @module @ferry/node
  */
 export { Endpoint, type NodeEndpointOptions } from './endpoint.js'
 export type { ListenOptions } from './transport.js'

@@ -11,7 +11,7 @@ export interface TestEndpointOptions extends EndpointOptions {
 }
 
 /**
- * An endpoint on any {@link Transport}, for tests: on the in-memory network
+ * An endpoint on any `Transport` (`@ferry/core/internal`), for tests: on the in-memory network
  * (`new MemoryTransport(network)`), or on a transport a test builds to misbehave.
  * Applications use `@ferry/browser`'s or `@ferry/node`'s `Endpoint` instead.
  */
