@@ -176,9 +176,19 @@ describe('huffmanDecode / huffmanEncode', () => {
     expect(decoded).toBeGreaterThan(0)
   })
 
-  it('decodes long values quickly', () => {
-    const long = Uint8Array.from({ length: 64 * 1024 }, (_, i) => 0x20 + ((i * 7) % 0x5f))
-    const coded = huffmanEncode(long)
-    expect(huffmanDecode(coded, long.length)).toEqual(long)
+  it('decodes a 64 KiB value: a byte-aligned run, then an RFC 7541 C.4.1 string', () => {
+    // "aceiost0" is eight 5-bit codes (3, 4, 5, 6, 7, 8, 9, 0): exactly these five bytes, so
+    // repeats of it stay byte-aligned and any coded string may follow.
+    const unit = hex('190a63a120')
+    const tail = hex('f1e3 c2e5 f23a 6ba0 ab90 f4ff')
+    const repeats = 8192
+    const coded = new Uint8Array(unit.length * repeats + tail.length)
+    for (let i = 0; i < repeats; i++) coded.set(unit, i * unit.length)
+    coded.set(tail, unit.length * repeats)
+    const expected = 'aceiost0'.repeat(repeats) + 'www.example.com'
+    expect(text(huffmanDecode(coded, expected.length))).toBe(expected)
+    expect(huffmanEncode(ascii(expected))).toEqual(coded)
+    // One byte short of room is a LimitError, not a truncated value.
+    expect(() => huffmanDecode(coded, expected.length - 1)).toThrow(LimitError)
   })
 })
