@@ -57,3 +57,20 @@ test('a server with the right certificate but the wrong key is refused', async (
   expect(result.error).toMatchObject({ name: 'HandshakeError', code: 'WRONG_ENDPOINT' })
   expect(result.remoteId).toBeUndefined()
 })
+
+test('a dialer offering only ALPNs the endpoint does not serve gets ALPN_REFUSED, every time', async ({
+  page,
+}) => {
+  await runDemo(page, 'iife.html', '')
+  const outcomes = await page.evaluate(
+    ([ticket, times]) => {
+      const w = window as unknown as {
+        Ferry: unknown
+        ferryRefusals(ferry: unknown, ticket: string, times: number): Promise<string[]>
+      }
+      return w.ferryRefusals(w.Ferry, ticket, times)
+    },
+    [fixture().ticket, 20] as const,
+  )
+  expect(outcomes).toEqual(Array(20).fill('ConnectError:ALPN_REFUSED'))
+})

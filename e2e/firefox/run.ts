@@ -275,6 +275,25 @@ const ferryChecks: Check[] = [
       strictEqual(result.remoteId, undefined)
     },
   },
+  {
+    name: 'ferry refuses a dialer offering only unserved ALPNs with ALPN_REFUSED, 20 times out of 20',
+    ownPage: true,
+    async run(page) {
+      await runDemo(page, 'iife.html', '')
+      const outcomes = await page.evaluate(
+        (ticket, times) => {
+          const w = window as unknown as {
+            Ferry: unknown
+            ferryRefusals(ferry: unknown, ticket: string, times: number): Promise<string[]>
+          }
+          return w.ferryRefusals(w.Ferry, ticket, times)
+        },
+        ferry!.ticket,
+        20,
+      )
+      deepStrictEqual(outcomes, Array(20).fill('ConnectError:ALPN_REFUSED'))
+    },
+  },
 ]
 
 /**

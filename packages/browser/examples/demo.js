@@ -79,3 +79,26 @@ window.runFerryEchoDemo = async function runFerryEchoDemo(Ferry, ticket, log) {
   }
   return result
 }
+
+/**
+ * Dials the endpoint `ticket` names `times` times, offering only an ALPN it does not serve, and
+ * returns how each attempt ended (`name:code`). Every one should be `ConnectError:ALPN_REFUSED`.
+ */
+window.ferryRefusals = async function ferryRefusals(Ferry, ticket, times) {
+  const endpoint = await Ferry.Endpoint.create({ storage: 'ephemeral' })
+  const outcomes = []
+  try {
+    for (let i = 0; i < times; i++) {
+      try {
+        const conn = await endpoint.connect(ticket, 'nobody-serves/1')
+        conn.close(0, 'unexpected')
+        outcomes.push('connected')
+      } catch (e) {
+        outcomes.push(`${e.name}:${e.code}`)
+      }
+    }
+  } finally {
+    await endpoint.close()
+  }
+  return outcomes
+}
