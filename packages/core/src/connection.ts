@@ -31,6 +31,7 @@ export const CloseCode = {
 export interface ConnectionCloseInfo {
   /** The close code (see {@link CloseCode}); {@link CloseCode.LOST} when the transport failed. */
   code: number
+  /** The close reason, `''` when none was given. */
   reason: string
   /** Whether the peer (or the network) closed it, rather than this side. */
   remote: boolean
@@ -41,12 +42,17 @@ export type ConnectionPath = 'direct' | 'relay'
 
 /** Counters of one connection. */
 export interface ConnectionStats {
-  /** Bytes the transport sent and received, ferry's framing and encryption included. */
+  /** Bytes the transport sent, ferry's framing and encryption included. */
   bytesSent: number
+  /** Bytes the transport received, ferry's framing and encryption included. */
   bytesReceived: number
+  /** Streams this side opened. */
   streamsOpened: number
+  /** Streams the peer opened that reached this side's application. */
   streamsAccepted: number
+  /** Datagrams this side sent. */
   datagramsSent: number
+  /** Datagrams from the peer that reached this side's application. */
   datagramsReceived: number
   /** Datagrams dropped because they did not authenticate (encrypted connections). */
   datagramsRejected: number
@@ -245,6 +251,7 @@ export class Connection {
     }
   }
 
+  /** Closes with code 0 and waits for {@link Connection.closed}: `await using conn = …`. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.closeWith(CloseCode.NORMAL, '')
     await this.closed

@@ -74,6 +74,7 @@ export interface EndpointOptions {
 
 /** Options of {@link Endpoint.connect}. */
 export interface ConnectOptions {
+  /** Aborts the connect; it then rejects with `ConnectError` `ABORTED`. */
   signal?: AbortSignal
   /**
    * Encrypt streams and datagrams end to end even on a direct connection whose TLS is bound
@@ -240,6 +241,7 @@ export class Endpoint {
     return this.closing
   }
 
+  /** {@link Endpoint.close}, for `await using ep = await Endpoint.create()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }

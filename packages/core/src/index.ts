@@ -35,4 +35,10 @@ export type { ProtocolHandler, RouterOptions } from './router.js'
 
 // codecs for protocol messages
 export { ByteReader, ByteWriter } from './codec/varint.js'
-export { FramedReader, FramedWriter, framed, type FramedOptions } from './codec/framed.js'
+export {
+  FramedReader,
+  FramedWriter,
+  framed,
+  type Framed,
+  type FramedOptions,
+} from './codec/framed.js'

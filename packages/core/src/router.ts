@@ -69,6 +69,7 @@ export class Router {
     return this.stopping
   }
 
+  /** {@link Router.shutdown}, for `await using router = …`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown()
   }

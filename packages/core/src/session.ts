@@ -7,7 +7,9 @@
 
 /** A bidirectional byte stream, as `WebTransportBidirectionalStream`. */
 export interface BidiStream {
+  /** What the peer writes. */
   readonly readable: ReadableStream<Uint8Array>
+  /** What this side writes; closing it ends the stream in this direction. */
   readonly writable: WritableStream<Uint8Array>
 }
 

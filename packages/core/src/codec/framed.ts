@@ -302,6 +302,14 @@ export class FramedWriter {
   }
 }
 
+/** A bidirectional stream as messages, from {@link framed}. */
+export interface Framed {
+  /** The messages the peer sends. */
+  reader: FramedReader
+  /** Sends messages to the peer. */
+  writer: FramedWriter
+}
+
 /**
  * Wraps a bidirectional stream for messages in both directions.
  * @throws {TypeError} if either side is locked.
@@ -310,7 +318,7 @@ export class FramedWriter {
 export function framed(
   stream: { readable: ReadableStream<Uint8Array>; writable: WritableStream<Uint8Array> },
   options: FramedOptions,
-): { reader: FramedReader; writer: FramedWriter } {
+): Framed {
   return {
     reader: new FramedReader(stream.readable, options),
     writer: new FramedWriter(stream.writable, options),
