@@ -74,6 +74,7 @@ const Status = {
   tooManyRequests: 429,
   internalError: 500,
   notImplemented: 501,
+  unavailable: 503,
 } as const
 
 /**
@@ -156,11 +157,11 @@ export class WebTransportServer {
   }
 
   /**
-   * Starts a graceful shutdown and lets the sessions finish: GOAWAY on every connection (new
-   * connections get one at once), so clients open no new sessions here, and
-   * DRAIN_WEBTRANSPORT_SESSION to every session, whose `draining` then resolves on both sides.
-   * Sessions carry on until they close. Resolves once no session is left; `close()` ends what
-   * is left sooner. Idempotent.
+   * Starts a graceful shutdown and lets the sessions finish: DRAIN_WEBTRANSPORT_SESSION to every
+   * session, whose `draining` then resolves on both sides, and GOAWAY on every connection as
+   * soon as it carries no session (at once on new connections), so clients open new sessions
+   * elsewhere. New sessions are refused with 503. Sessions carry on until they close. Resolves
+   * once no session is left; `close()` ends what is left sooner. Idempotent.
    */
   drain(): Promise<void> {
     this.drained ??= Promise.all([...this.hosts].map((host) => host.drain())).then(() => {})
@@ -168,8 +169,9 @@ export class WebTransportServer {
   }
 
   /**
-   * Shuts down: GOAWAY and DRAIN as {@link WebTransportServer.drain} does, then every session
-   * closed with code 0, the connections closed with H3_NO_ERROR, then the socket. Idempotent.
+   * Shuts down: starts {@link WebTransportServer.drain}, closes every session with code 0 (so
+   * every connection gets its GOAWAY), closes the connections with H3_NO_ERROR, then the
+   * socket. Idempotent.
    */
   async close(): Promise<void> {
     if (this.closing) return
@@ -211,7 +213,7 @@ export class WebTransportServer {
     })
     const host = new SessionHost(h3, this.limits)
     this.hosts.add(host)
-    // A connection made while draining is told at once that it takes no sessions.
+    // A connection made while draining is told at once (with SETTINGS) that it takes none.
     if (this.drained) void host.drain()
   }
 
@@ -247,7 +249,9 @@ export class WebTransportServer {
       return refuse(Status.badRequest)
     }
     const route = this.routes.get(url.pathname)
-    if (!route || this.closing) return refuse(Status.notFound)
+    if (!route) return refuse(Status.notFound)
+    // A draining connection still carrying sessions has had no GOAWAY yet (see SessionHost.drain).
+    if (this.drained) return refuse(Status.unavailable)
     const field = (name: string): string | undefined => headers.find(([n]) => n === name)?.[1]
     const origin = field('origin')
     if (route.origins && (!origin || !route.origins.includes(origin)))

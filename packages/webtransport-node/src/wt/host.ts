@@ -93,14 +93,17 @@ export class SessionHost implements WebTransportHandler {
   }
 
   /**
-   * Starts a graceful shutdown of this connection: GOAWAY, and DRAIN_WEBTRANSPORT_SESSION to
-   * every session, now and to any accepted later (their `draining` resolves). Sessions carry
-   * on. Resolves once no session is left and none is being decided. Idempotent.
+   * Starts a graceful shutdown of this connection: DRAIN_WEBTRANSPORT_SESSION to every session,
+   * now and to any accepted later (their `draining` resolves), and GOAWAY once no session is
+   * left. Sessions carry on. Resolves once no session is left and none is being decided.
+   * Idempotent.
+   *
+   * GOAWAY waits for the last session because Chromium (156) opens no new stream at all, not
+   * even a WebTransport stream of a session it has open, on a connection that got GOAWAY.
    */
   drain(): Promise<void> {
     if (!this.draining) {
       this.draining = true
-      this.h3.goaway()
       for (const { events, connect } of this.sessions.values()) this.drainSession(events, connect)
     }
     return new Promise((resolve) => {
@@ -228,6 +231,8 @@ export class SessionHost implements WebTransportHandler {
   private checkIdle(): void {
     // A closed connection hosts nothing more, whatever accept hooks are still running.
     if (!this.h3.isClosed && (this.sessions.size > 0 || this.deciding > 0)) return
+    // Draining, with no session left: the client is to open new ones elsewhere.
+    if (this.draining) this.h3.goaway()
     for (const w of this.idleWaiters.splice(0)) w()
   }
 }
