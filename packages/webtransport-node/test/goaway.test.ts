@@ -16,7 +16,7 @@ import { StreamResetError } from '../src/quic/connection.js'
 import { CapsuleReader, CapsuleType, encodeCloseSession } from '../src/wt/capsules.js'
 import type { SessionHost } from '../src/wt/host.js'
 import { dial, echoBidi, echoRoundTrip, startServer, text } from './helpers.js'
-import { RawClient } from './raw.js'
+import { RawClient, connectRequest, responseHeaders } from './raw.js'
 
 let server: WebTransportServer
 let sessions: WebTransportSession[]
@@ -36,13 +36,7 @@ afterEach(async () => {
   await server.close()
 })
 
-const connectRequest: [string, string][] = [
-  [':method', 'CONNECT'],
-  [':protocol', 'webtransport'],
-  [':scheme', 'https'],
-  [':authority', 'localhost'],
-  [':path', '/echo'],
-]
+const echoRequest = connectRequest('/echo')
 
 /** Reads the frames of one stream the server sent, as they arrive. */
 class Frames {
@@ -83,18 +77,9 @@ async function serverControl(raw: RawClient): Promise<Frames> {
   }
 }
 
-/** The `:status` of the response on request stream `id`. */
-async function responseStatus(raw: RawClient, id: number): Promise<string | undefined> {
-  const headers = await new Frames(raw, id).next()
-  expect(headers.type).toBe(FrameType.HEADERS)
-  return decodeFieldSection(headers.payload, { maxHeaderBytes: 65536 }).find(
-    ([name]) => name === ':status',
-  )?.[1]
-}
-
 /** Opens a session on request stream `id` and returns the frames that follow the 200. */
 async function openSession(raw: RawClient, id: number): Promise<Frames> {
-  await raw.quic.write(id, encodeFrame(FrameType.HEADERS, encodeFieldSection(connectRequest)))
+  await raw.quic.write(id, encodeFrame(FrameType.HEADERS, encodeFieldSection(echoRequest)))
   const frames = new Frames(raw, id)
   const headers = await frames.next()
   expect(headers.type).toBe(FrameType.HEADERS)
@@ -130,8 +115,8 @@ describe('server.drain() on the wire', () => {
 
     // No GOAWAY while the session is open, so that a browser keeps opening its streams; a new
     // session is refused all the same...
-    await raw.quic.write(4, encodeFrame(FrameType.HEADERS, encodeFieldSection(connectRequest)))
-    expect(await responseStatus(raw, 4)).toBe('503')
+    await raw.quic.write(4, encodeFrame(FrameType.HEADERS, encodeFieldSection(echoRequest)))
+    expect(await responseHeaders(raw, 4)).toContainEqual([':status', '503'])
     // ...while the draining session still opens streams.
     expect(await rawEcho(raw, 8, 0, 'still draining')).toBe('still draining')
 
@@ -144,7 +129,7 @@ describe('server.drain() on the wire', () => {
     // The first client bidi stream the server has not seen: it saw up to 8.
     expect(decodeGoaway(goaway.payload)).toBe(12)
     // A request past the GOAWAY is not processed (RFC 9114 §5.2), so it may be retried elsewhere.
-    await raw.quic.write(12, encodeFrame(FrameType.HEADERS, encodeFieldSection(connectRequest)))
+    await raw.quic.write(12, encodeFrame(FrameType.HEADERS, encodeFieldSection(echoRequest)))
     const refused = await raw.readAll(12).catch((e: unknown) => e)
     expect(refused).toBeInstanceOf(StreamResetError)
     expect((refused as StreamResetError).code).toBe(H3.REQUEST_REJECTED)
@@ -185,7 +170,7 @@ describe('the Node client', () => {
     // shows: no new request on a connection that got GOAWAY.
     const h3 = (wt as unknown as { h3: Http3Connection }).h3
     expect(h3.peerGoawayId).toBe(4)
-    await expect(h3.request(connectRequest)).rejects.toMatchObject({
+    await expect(h3.request(echoRequest)).rejects.toMatchObject({
       name: 'Http3Error',
       code: H3.REQUEST_REJECTED,
     })

@@ -1,15 +1,15 @@
 import dgram from 'node:dgram'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { H3, WebTransportServer } from '../src/index.js'
-import { FrameReader, FrameType, encodeFrame } from '../src/h3/frames.js'
-import { decodeFieldSection, encodeFieldSection } from '../src/h3/qpack.js'
+import { FrameType, encodeFrame } from '../src/h3/frames.js'
+import { encodeFieldSection } from '../src/h3/qpack.js'
 import { StreamType } from '../src/h3/frames.js'
 import { encodeVarint } from '../src/h3/varint.js'
 import { StreamResetError, StreamStoppedError } from '../src/quic/connection.js'
 import { Prng } from '@ferry/core/testing'
 import { certificate, dial, echoBidi, echoRoundTrip, startServer, text } from './helpers.js'
 import { concat } from '../src/internal/bytes.js'
-import { RawClient } from './raw.js'
+import { RawClient, connectRequest, responseHeaders } from './raw.js'
 
 let server: WebTransportServer
 
@@ -27,14 +27,6 @@ async function wellBehavedEcho(): Promise<void> {
   wt.close()
 }
 
-const connectRequest = (path: string): [string, string][] => [
-  [':method', 'CONNECT'],
-  [':protocol', 'webtransport'],
-  [':scheme', 'https'],
-  [':authority', 'localhost'],
-  [':path', path],
-]
-
 /** Sends a GET for `path` on stream `id` and expects the server to answer 404. */
 async function expectNotFound(raw: RawClient, id: number, path: string): Promise<void> {
   const get: [string, string][] = [
@@ -45,23 +37,6 @@ async function expectNotFound(raw: RawClient, id: number, path: string): Promise
   ]
   await raw.quic.write(id, encodeFrame(FrameType.HEADERS, encodeFieldSection(get)), true)
   expect(await responseHeaders(raw, id)).toContainEqual([':status', '404'])
-}
-
-/** Reads a response header section from request stream `id`. */
-async function responseHeaders(raw: RawClient, id: number): Promise<[string, string][]> {
-  const reader = new FrameReader({ maxFrameBytes: 65536 })
-  for (;;) {
-    const r = raw.quic.readCopy(id)
-    if (r) {
-      reader.push(r[0])
-      const f = reader.next()
-      if (f?.type === FrameType.HEADERS)
-        return decodeFieldSection(f.payload, { maxHeaderBytes: 65536 })
-      if (r[1]) throw new Error('stream ended without headers')
-      continue
-    }
-    await raw.whenReadable(id)
-  }
 }
 
 describe('hostile clients', () => {

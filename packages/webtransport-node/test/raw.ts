@@ -1,7 +1,8 @@
 import type { QuicCloseInfo, QuicConnection } from '../src/quic/connection.js'
 import { clientConfig } from '../src/quic/config.js'
 import { QuicEndpoint } from '../src/quic/endpoint.js'
-import { FrameType, StreamType, encodeFrame } from '../src/h3/frames.js'
+import { FrameReader, FrameType, StreamType, encodeFrame } from '../src/h3/frames.js'
+import { decodeFieldSection } from '../src/h3/qpack.js'
 import { Setting, encodeSettings } from '../src/h3/settings.js'
 import { encodeVarint } from '../src/h3/varint.js'
 import { concat } from '../src/internal/bytes.js'
@@ -89,5 +90,31 @@ export class RawClient {
 
   close(): void {
     this.quic.close(0x100)
+  }
+}
+
+/** An extended CONNECT request header section for a WebTransport session on `path`. */
+export const connectRequest = (path: string): [string, string][] => [
+  [':method', 'CONNECT'],
+  [':protocol', 'webtransport'],
+  [':scheme', 'https'],
+  [':authority', 'localhost'],
+  [':path', path],
+]
+
+/** Reads a response header section from request stream `id` (what follows it is dropped). */
+export async function responseHeaders(raw: RawClient, id: number): Promise<[string, string][]> {
+  const reader = new FrameReader({ maxFrameBytes: 65536 })
+  for (;;) {
+    const r = raw.quic.readCopy(id)
+    if (r) {
+      reader.push(r[0])
+      const f = reader.next()
+      if (f?.type === FrameType.HEADERS)
+        return decodeFieldSection(f.payload, { maxHeaderBytes: 65536 })
+      if (r[1]) throw new Error('stream ended without headers')
+      continue
+    }
+    await raw.whenReadable(id)
   }
 }
