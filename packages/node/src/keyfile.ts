@@ -1,17 +1,37 @@
-import { open, readFile, stat } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { type FileHandle, link, open, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { DecodeError, FerryError, SecretKey } from '@ferry/core'
 import { base32Decode, base32Encode } from '@ferry/core/internal'
 
 /**
  * The key file: one line, `ferry-secret-key-1:` and the 32-byte Ed25519 seed in ferry's
- * base32, then a newline. Created with mode 0600 and never rewritten.
+ * base32, then a newline (72 bytes). Created with mode 0600 and never rewritten.
  */
 const prefix = 'ferry-secret-key-1:'
 
-/** Why a key file could not be used. */
-export type KeyFileErrorCode = 'UNPROTECTED' | 'MALFORMED'
+/** No key file is larger; the limit leaves room for trailing whitespace an editor adds. */
+const maxKeyFileBytes = 1024
 
-/** A key file that is readable by others, or does not hold a key. */
+/** Why a key file could not be used. */
+export type KeyFileErrorCode =
+  /** Group or others have some permission on the file (as ssh refuses a private key). */
+  | 'UNPROTECTED'
+  /** The file belongs to another user. */
+  | 'NOT_OWNED'
+  /** The path's last component is a symbolic link, which a key file may not be. */
+  | 'SYMLINK'
+  /** The path is a directory, a device, a FIFO or a socket, not a regular file. */
+  | 'NOT_A_FILE'
+  /**
+   * The file is empty: a creation that stopped before it wrote the key (as earlier versions
+   * could leave after a crash). It never held a key; delete it and a new one is made.
+   */
+  | 'EMPTY'
+  /** The file holds something other than a key, or is larger than any key file. */
+  | 'MALFORMED'
+
+/** A key file that is not safe to use, or does not hold a key. */
 export class KeyFileError extends FerryError<KeyFileErrorCode> {
   static {
     this.prototype.name = 'KeyFileError'
@@ -19,49 +39,190 @@ export class KeyFileError extends FerryError<KeyFileErrorCode> {
 }
 
 /**
- * Loads the secret key at `path`, or makes a new one there (mode 0600) if the file does not
- * exist. Two processes racing to create it end up with the same key.
- * @throws {KeyFileError} `UNPROTECTED` if group or others may read the file (as ssh refuses),
- *   `MALFORMED` if it holds no key.
+ * Loads the secret key at `path`, or makes a new one there (mode 0600) if nothing is there.
+ *
+ * The key is written to a temporary file beside `path`, synced, then hard-linked to `path`,
+ * so a crash at any point leaves either no key file or a complete one (and at worst a
+ * `.<name>.<random>.tmp` file, which later calls ignore). Two callers racing to create the
+ * same file, in one process or several, end up with the same key: `link()` lets exactly one
+ * of them win, and the others load its file. Needs a POSIX file system that has hard links.
+ * @throws {TypeError} if `path` is not a non-empty string.
+ * @throws {KeyFileError} as {@link loadKeyFile}.
  */
 export async function loadOrCreateKeyFile(path: string): Promise<SecretKey> {
-  const fresh = await SecretKey.generate()
+  checkPath(path)
   try {
-    const file = await open(path, 'wx', 0o600)
-    try {
-      await file.writeFile(`${prefix}${base32Encode(fresh.toBytes())}\n`)
-      await file.sync()
-    } finally {
-      await file.close()
-    }
-    return fresh
+    return await loadKeyFile(path)
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
+    if (errnoCode(e) !== 'ENOENT') throw e
   }
-  return loadKeyFile(path)
+  return createKeyFile(path)
 }
 
 /**
- * Loads the secret key at `path`.
- * @throws {KeyFileError} as {@link loadOrCreateKeyFile}.
+ * Loads the secret key at `path`. The file is opened without following a symbolic link, and
+ * checked through the open descriptor (so it cannot be swapped between the check and the
+ * read): a regular file, owned by the current user, with no permission for group or others.
+ * Symbolic links in the directories above it are followed, as ssh does.
+ * @throws {TypeError} if `path` is not a non-empty string.
+ * @throws {KeyFileError} `SYMLINK` if `path` is a symbolic link, `NOT_A_FILE` if it is not a
+ *   regular file, `NOT_OWNED` if another user owns it, `UNPROTECTED` if group or others have
+ *   any permission on it, `EMPTY` if it is empty, `MALFORMED` if it holds no key.
+ * @throws {Error} the file system's error (`ENOENT` and others) if it cannot be opened.
  */
 export async function loadKeyFile(path: string): Promise<SecretKey> {
-  const { mode } = await stat(path)
-  if ((mode & 0o077) !== 0) {
+  checkPath(path)
+  let file: FileHandle
+  try {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    // O_NOCTTY: a terminal device must not become this process's controlling terminal.
+    file = await open(
+      path,
+      constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY,
+    )
+  } catch (e) {
+    // Linux and macOS say ELOOP for a final symbolic link under O_NOFOLLOW, FreeBSD EMLINK.
+    const code = errnoCode(e)
+    if (code === 'ELOOP' || code === 'EMLINK') {
+      throw new KeyFileError('SYMLINK', `${path} is a symbolic link; use the file it names`, {
+        cause: e,
+      })
+    }
+    throw e
+  }
+  try {
+    return await readKey(file, path)
+  } finally {
+    await file.close()
+  }
+}
+
+async function readKey(file: FileHandle, path: string): Promise<SecretKey> {
+  const stats = await file.stat()
+  if (!stats.isFile()) throw new KeyFileError('NOT_A_FILE', `${path} is not a regular file`)
+  const uid = process.getuid?.()
+  if (uid !== undefined && stats.uid !== uid) {
+    throw new KeyFileError('NOT_OWNED', `${path} belongs to uid ${stats.uid}, not to ${uid}`)
+  }
+  if ((stats.mode & 0o077) !== 0) {
     throw new KeyFileError(
       'UNPROTECTED',
-      `${path} is readable by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`,
+      `${path} is open to others (mode ${(stats.mode & 0o777).toString(8)}); chmod 600 it`,
     )
   }
-  const text = (await readFile(path, 'utf8')).trimEnd()
+  if (stats.size > maxKeyFileBytes) {
+    throw new KeyFileError('MALFORMED', `${path} is ${stats.size} bytes, no key file is`)
+  }
+  // One byte over the limit, to notice a file that grew after the fstat.
+  const bytes = new Uint8Array(maxKeyFileBytes + 1)
+  try {
+    let length = 0
+    while (length < bytes.length) {
+      const { bytesRead } = await file.read(bytes, length, bytes.length - length, length)
+      if (bytesRead === 0) break
+      length += bytesRead
+    }
+    if (length === 0) {
+      throw new KeyFileError(
+        'EMPTY',
+        `${path} is empty: its creation was interrupted before it held a key; delete it`,
+      )
+    }
+    if (length > maxKeyFileBytes) {
+      throw new KeyFileError('MALFORMED', `${path} is over ${maxKeyFileBytes} bytes`)
+    }
+    return await parseKey(bytes.subarray(0, length), path)
+  } finally {
+    bytes.fill(0)
+  }
+}
+
+async function parseKey(bytes: Uint8Array, path: string): Promise<SecretKey> {
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes).trimEnd()
+  } catch (e) {
+    throw new KeyFileError('MALFORMED', `${path} is not text`, { cause: e })
+  }
   if (!text.startsWith(prefix)) {
     throw new KeyFileError('MALFORMED', `${path} is not a ferry key file`)
   }
+  let seed: Uint8Array | undefined
   try {
-    const seed = base32Decode(text.slice(prefix.length), 32)
+    seed = base32Decode(text.slice(prefix.length), 32)
     if (seed.length !== 32) throw new DecodeError('INVALID', 'a seed is 32 bytes')
     return await SecretKey.fromBytes(seed)
   } catch (e) {
     throw new KeyFileError('MALFORMED', `${path} does not hold a valid key`, { cause: e })
+  } finally {
+    seed?.fill(0)
   }
+}
+
+async function createKeyFile(path: string): Promise<SecretKey> {
+  const fresh = await SecretKey.generate()
+  const seed = fresh.toBytes()
+  const line = `${prefix}${base32Encode(seed)}\n`
+  seed.fill(0)
+  const directory = dirname(path)
+  const nonce = base32Encode(crypto.getRandomValues(new Uint8Array(10)))
+  const temp = join(directory, `.${basename(path)}.${nonce}.tmp`)
+  // O_EXCL: a fresh file of ours, never an existing one or the target of a symbolic link.
+  const file = await open(
+    temp,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o600,
+  )
+  let linked: boolean
+  try {
+    try {
+      // The umask may have taken bits from 0600; the file must be exactly 0600 either way.
+      await file.chmod(0o600)
+      await file.writeFile(line)
+      await file.sync()
+    } finally {
+      await file.close()
+    }
+    // Unlike rename(), link() never replaces: if another creator got there first, EEXIST.
+    linked = await linkUnlessExists(temp, path)
+  } catch (e) {
+    await unlink(temp).catch((cleanup: unknown) => {
+      throw new AggregateError([e, cleanup], `${temp} could not be removed after an error`)
+    })
+    throw e
+  }
+  await unlink(temp)
+  // The winner makes its link durable before it returns the key; a loser too, before it
+  // returns the winner's key, in case the winner crashed before its own sync.
+  await syncDirectory(directory)
+  return linked ? fresh : loadKeyFile(path)
+}
+
+async function linkUnlessExists(from: string, to: string): Promise<boolean> {
+  try {
+    await link(from, to)
+    return true
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') return false
+    throw e
+  }
+}
+
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, constants.O_RDONLY | constants.O_DIRECTORY)
+  try {
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+}
+
+function checkPath(path: unknown): void {
+  if (typeof path !== 'string' || path === '') {
+    throw new TypeError('path must be a non-empty string')
+  }
+}
+
+function errnoCode(e: unknown): string | undefined {
+  return e instanceof Error ? (e as NodeJS.ErrnoException).code : undefined
 }
