@@ -125,13 +125,11 @@ describe('GOAWAY at the HTTP/3 layer (RFC 9114 §5.2)', () => {
     expect(client.peerGoawayId).toBe(4)
   })
 
-  it('closes the connection with H3_ID_ERROR for a GOAWAY that names no request stream, or grows', async () => {
-    for (const frames of [[encodeGoaway(2)], [encodeGoaway(4), encodeGoaway(8)]]) {
-      const { client, server } = await connect(answer200)
-      const closed = client.whenClosed().then(() => client.closeInfo)
-      const h3 = await server
-      for (const frame of frames) await h3.quic.write(serverControlStream, frame)
-      expect(await closed).toMatchObject({ app: true, code: H3.ID_ERROR, by: 'local' })
-    }
+  it('a GOAWAY that breaks §5.2 closes the connection with H3_ID_ERROR', async () => {
+    // The rules themselves are tested in control.test.ts; here, that the connection acts on them.
+    const { client, server } = await connect(answer200)
+    const closed = client.whenClosed().then(() => client.closeInfo)
+    await (await server).quic.write(serverControlStream, encodeGoaway(2))
+    expect(await closed).toMatchObject({ app: true, code: H3.ID_ERROR, by: 'local' })
   })
 })

@@ -1,16 +1,10 @@
 import { H3, Http3Error, Http3StreamError, LimitError } from '../errors.js'
 import type { QuicCloseInfo, QuicConnection, QuicConnectionHandler } from '../quic/connection.js'
 import { StreamResetError } from '../quic/connection.js'
-import {
-  FrameReader,
-  FrameType,
-  StreamType,
-  decodeGoaway,
-  encodeFrame,
-  encodeGoaway,
-} from './frames.js'
+import { ControlStream } from './control.js'
+import { FrameReader, FrameType, StreamType, encodeFrame, encodeGoaway } from './frames.js'
 import { decodeFieldSection, encodeFieldSection } from './qpack.js'
-import { Setting, decodeSettings, encodeSettings } from './settings.js'
+import { Setting, encodeSettings } from './settings.js'
 import { encodeVarint, readVarint, varintLength } from './varint.js'
 import { concat } from '../internal/bytes.js'
 
@@ -100,7 +94,7 @@ interface RequestState {
 
 type StreamState =
   | { kind: 'prefix'; bytes: Uint8Array; bidi: boolean }
-  | { kind: 'control'; reader: FrameReader }
+  | { kind: 'control'; control: ControlStream }
   | { kind: 'discard' }
   | RequestState
   | { kind: 'webtransport'; sessionId: number }
@@ -424,7 +418,7 @@ export class Http3Connection implements QuicConnectionHandler {
       case 'prefix':
         return this.readPrefix(id, st)
       case 'control':
-        return this.readControl(id, st.reader)
+        return this.readControl(id, st.control)
       case 'discard':
         return this.readDiscard(id)
       case 'request':
@@ -495,11 +489,20 @@ export class Http3Connection implements QuicConnectionHandler {
         if ([...this.streams.values()].some((s) => s.kind === 'control')) {
           throw new Http3Error(H3.STREAM_CREATION_ERROR, 'second control stream')
         }
-        const reader = new FrameReader({ maxFrameBytes: this.limits.maxFrameBytes })
-        this.streams.set(id, { kind: 'control', reader })
-        reader.push(st.bytes.subarray(afterType))
-        if (fin) throw new Http3Error(H3.CLOSED_CRITICAL_STREAM, 'control stream closed')
-        return this.readControl(id, reader)
+        const control = new ControlStream(
+          { peerIsServer: !this.isServer, maxFrameBytes: this.limits.maxFrameBytes },
+          {
+            settings: (settings) => {
+              this.peerSettings = settings
+              for (const w of this.settingsWaiters.splice(0)) w()
+            },
+            goaway: (goawayId) => this.goawayReceived(goawayId),
+          },
+        )
+        this.streams.set(id, { kind: 'control', control })
+        control.push(st.bytes.subarray(afterType))
+        if (fin) control.end()
+        return this.readControl(id, control)
       }
       case StreamType.QPACK_ENCODER:
       case StreamType.QPACK_DECODER:
@@ -539,54 +542,15 @@ export class Http3Connection implements QuicConnectionHandler {
     this.webtransport.stream(id, sessionId, st.bytes.subarray(afterSession), fin)
   }
 
-  private readControl(id: number, reader: FrameReader): void {
-    const fin = this.readAll(id, (b) => reader.push(b))
-    for (let f = reader.next(); f; f = reader.next()) {
-      if (!this.peerSettings) {
-        if (f.type !== FrameType.SETTINGS) {
-          throw new Http3Error(H3.MISSING_SETTINGS, 'first control frame is not SETTINGS')
-        }
-        this.peerSettings = decodeSettings(f.payload, { maxEntries: 64 })
-        for (const w of this.settingsWaiters.splice(0)) w()
-        continue
-      }
-      switch (f.type) {
-        case FrameType.SETTINGS:
-          throw new Http3Error(H3.FRAME_UNEXPECTED, 'second SETTINGS frame')
-        case FrameType.DATA:
-        case FrameType.HEADERS:
-        case FrameType.PUSH_PROMISE:
-        case FrameType.WEBTRANSPORT_STREAM:
-          throw new Http3Error(
-            H3.FRAME_UNEXPECTED,
-            `frame 0x${f.type.toString(16)} on control stream`,
-          )
-        case FrameType.MAX_PUSH_ID:
-          if (!this.isServer) throw new Http3Error(H3.FRAME_UNEXPECTED, 'MAX_PUSH_ID from server')
-          break
-        case FrameType.GOAWAY:
-          this.goawayReceived(decodeGoaway(f.payload))
-          break
-        default:
-          // CANCEL_PUSH and reserved frames: nothing for us to act on.
-          break
-      }
-    }
-    if (fin) throw new Http3Error(H3.CLOSED_CRITICAL_STREAM, 'control stream closed')
+  private readControl(id: number, control: ControlStream): void {
+    if (this.readAll(id, (b) => control.push(b))) control.end()
   }
 
   /**
-   * RFC 9114 §5.2: a server's GOAWAY names a client-initiated bidi stream, and no GOAWAY may
-   * name a larger id than the one before. Our requests at or above it were not processed and
-   * never will be; the connection takes no new ones.
+   * RFC 9114 §5.2, on a GOAWAY that passed its checks: our requests at or above `id` were not
+   * processed and never will be; the connection takes no new ones.
    */
   private goawayReceived(id: number): void {
-    if (!this.isServer && id % 4 !== 0) {
-      throw new Http3Error(H3.ID_ERROR, 'GOAWAY names no client-initiated bidi stream')
-    }
-    if (this.peerGoawayId !== undefined && id > this.peerGoawayId) {
-      throw new Http3Error(H3.ID_ERROR, 'GOAWAY id larger than the previous one')
-    }
     this.peerGoawayId = id
     if (!this.isServer) {
       for (const [streamId, st] of this.streams) {
