@@ -36,7 +36,7 @@ export class Endpoint extends CoreEndpoint {
   /**
    * Makes an endpoint and, with `listen`, starts serving.
    * @throws {TypeError} when both `secretKey` and `keyFile` are given.
-   * @throws {KeyFileError} when `keyFile` is unprotected or malformed.
+   * @throws {KeyFileError} when `keyFile` is not a safe key file (see its codes) or is malformed.
    */
   static async create(options: NodeEndpointOptions = {}): Promise<Endpoint> {
     if (options.secretKey && options.keyFile) {
