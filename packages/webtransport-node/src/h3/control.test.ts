@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { H3, Http3Error } from '../errors.js'
+import { codeOf } from '../../test/errors.js'
+import { H3 } from '../errors.js'
 import { concat } from '../internal/bytes.js'
 import { ControlStream } from './control.js'
 import { FrameType, encodeFrame, encodeGoaway } from './frames.js'
@@ -19,16 +20,6 @@ function control(peerIsServer: boolean): { stream: ControlStream; heard: string[
     },
   )
   return { stream, heard }
-}
-
-const codeOf = (f: () => unknown): number | undefined => {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(Http3Error)
-    return (e as Http3Error).code
-  }
-  return undefined
 }
 
 describe('the peer’s control stream', () => {

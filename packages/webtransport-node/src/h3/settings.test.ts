@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { H3, Http3Error } from '../errors.js'
+import { codeOf } from '../../test/errors.js'
+import { H3 } from '../errors.js'
 import { Prng } from '@ferry/core/testing'
 import { isReservedType } from './frames.js'
 import { decodeSettings, encodeSettings, Setting } from './settings.js'
@@ -7,15 +8,6 @@ import { readVarintBig } from './varint.js'
 import { fromHex as hex, toHex } from '../internal/bytes.js'
 
 const opts = { maxEntries: 32 }
-const codeOf = (f: () => unknown): number | undefined => {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(Http3Error)
-    return (e as Http3Error).code
-  }
-  return undefined
-}
 
 describe('Setting', () => {
   it('has the registered codepoints', () => {

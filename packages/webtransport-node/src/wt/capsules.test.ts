@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { H3, Http3Error } from '../errors.js'
+import { codeOf } from '../../test/errors.js'
+import { H3 } from '../errors.js'
 import { Prng } from '@ferry/core/testing'
 import { encodeVarint } from '../h3/varint.js'
 import {
@@ -19,15 +20,6 @@ const drain = (reader: CapsuleReader): Capsule[] => {
   const out: Capsule[] = []
   for (let c = reader.next(); c; c = reader.next()) out.push(c)
   return out
-}
-const codeOf = (f: () => unknown): number | undefined => {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(Http3Error)
-    return (e as Http3Error).code
-  }
-  return undefined
 }
 
 describe('capsule encoding', () => {
