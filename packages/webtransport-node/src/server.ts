@@ -15,7 +15,9 @@ import { WebTransportSession } from './wt/session.js'
 
 /** A certificate and its private key, PEM encoded (see `createCertificate`). */
 export interface CertificatePair {
+  /** The certificate, PEM (`-----BEGIN CERTIFICATE-----`); the server presents it to clients. */
   certPem: string
+  /** Its private key, PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`). */
   keyPem: string
 }
 
@@ -25,6 +27,11 @@ export interface WebTransportServerOptions extends QuicOptions {
   host?: string
   /** UDP port. Default 0 (any free port; read it back from `server.port`). */
   port?: number
+  /**
+   * The TLS certificate and key new connections are served with; required. Browsers that pin
+   * it with `serverCertificateHashes` accept at most 14 days of validity (`MAX_VALIDITY_DAYS`).
+   * Replace it later with `setCertificate`.
+   */
   certificate: CertificatePair
   /** HTTP/3 and WebTransport limits; defaults in `defaultLimits`. */
   limits?: Partial<Http3Limits>
@@ -53,8 +60,24 @@ export interface SessionRequest {
 
 /** The application's answer to a {@link SessionRequest}. */
 export type SessionDecision =
-  | { accept: true; protocol?: string; headers?: [string, string][] }
-  | { accept: false; status: number }
+  | {
+      /** Accept: the server answers 200 and the session opens. */
+      accept: true
+      /**
+       * The subprotocol to use, sent as `wt-protocol`; one the client offered (in
+       * `request.protocols`), else the request gets 500 and `onError` hears a `TypeError`.
+       * None when absent.
+       */
+      protocol?: string
+      /** Extra response header fields (lowercase names), after the ones ferry sends. */
+      headers?: [string, string][]
+    }
+  | {
+      /** Refuse: the server answers `status` and ends the request stream. */
+      accept: false
+      /** The HTTP status to answer with, such as 403 or 404. */
+      status: number
+    }
 
 /** A path the server serves WebTransport sessions on. */
 export interface Route {
@@ -185,6 +208,7 @@ export class WebTransportServer {
     await this.endpoint.close()
   }
 
+  /** Closes the server (see {@link WebTransportServer.close}), for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
