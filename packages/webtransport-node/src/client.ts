@@ -14,7 +14,9 @@ import { WebTransportSession } from './wt/session.js'
 
 /** A pinned certificate hash, as in the W3C `WebTransportHash`. */
 export interface WebTransportHash {
+  /** The hash algorithm; only `'sha-256'` (any case) is supported, as in browsers. */
   algorithm: string
+  /** The 32-byte SHA-256 digest of the DER certificate (`Certificate.hash`). */
   value: ArrayBuffer | ArrayBufferView
 }
 
@@ -76,7 +78,7 @@ export class WebTransport extends WebTransportSession {
 
   /**
    * @throws {SyntaxError} for a URL that is not `https:` or a malformed protocol list, and
-   *   {@link TypeError} for a bad certificate hash (as the browser does).
+   *   `TypeError` for a bad certificate hash (as the browser does).
    */
   constructor(url: string | URL, options: WebTransportOptions = {}) {
     super()
