@@ -6,23 +6,42 @@ import { IncomingStream, OutgoingStream, type WebTransportBidirectionalStream } 
 
 /** The W3C `WebTransportCloseInfo`. */
 export interface WebTransportCloseInfo {
+  /** The application's close code, an integer in [0, 2^32-1]; `close()` sends 0 by default. */
   closeCode: number
+  /** Why the session closed; sent as UTF-8, cut to 1024 bytes at a character boundary. */
   reason: string
 }
 
 /** The W3C `WebTransportDatagramDuplexStream` (the parts ferry uses). */
 export interface WebTransportDatagramDuplexStream {
+  /**
+   * Datagrams from the peer, one chunk each. Up to 256 wait for a reader; beyond that new ones
+   * are dropped, as datagrams may be.
+   */
   readonly readable: ReadableStream<Uint8Array>
+  /**
+   * Sends each chunk as one datagram once the session is ready. A chunk larger than
+   * `maxDatagramSize` is dropped without an error, as the W3C API does.
+   */
   readonly writable: WritableStream<Uint8Array>
+  /**
+   * The largest payload, in bytes, that fits one datagram now: what QUIC can send less the
+   * session id prefix. It can change over the connection's life; 0 before the session is ready.
+   */
   readonly maxDatagramSize: number
 }
 
 /** The W3C `WebTransportConnectionStats` fields ferry can fill from quiche. */
 export interface WebTransportConnectionStats {
+  /** Bytes sent on the QUIC connection, which every session on it shares. */
   bytesSent: number
+  /** Bytes received on the QUIC connection. */
   bytesReceived: number
+  /** QUIC packets sent on the connection. */
   packetsSent: number
+  /** QUIC packets received. */
   packetsReceived: number
+  /** Sent QUIC packets declared lost. */
   packetsLost: number
   /** Smoothed round-trip time of the active path, in milliseconds. */
   smoothedRtt: number
@@ -50,8 +69,14 @@ export class WebTransportSession implements SessionEvents {
   readonly draining: Promise<void>
   /** The negotiated subprotocol (`wt-protocol`), or `''`. */
   protocol = ''
+  /**
+   * Bidirectional streams the peer opens, in the order they arrive (W3C). Closes when the
+   * session closes cleanly, errors when it fails.
+   */
   readonly incomingBidirectionalStreams: ReadableStream<WebTransportBidirectionalStream>
+  /** Unidirectional streams the peer opens, as readables; ends like the bidirectional one. */
   readonly incomingUnidirectionalStreams: ReadableStream<ReadableStream<Uint8Array>>
+  /** Unreliable datagrams of this session (W3C). */
   readonly datagrams: WebTransportDatagramDuplexStream
 
   /** @internal */ host: SessionHost | undefined

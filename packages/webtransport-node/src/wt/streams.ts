@@ -14,7 +14,9 @@ const readChunkBytes = 64 * 1024
 
 /** The W3C `WebTransportBidirectionalStream` shape. */
 export interface WebTransportBidirectionalStream {
+  /** Bytes from the peer; `cancel(reason)` sends STOP_SENDING with `reason.streamErrorCode`. */
   readonly readable: ReadableStream<Uint8Array>
+  /** Bytes to the peer; `close()` sends FIN, `abort(reason)` RESET_STREAM with that code. */
   readonly writable: WritableStream<Uint8Array>
 }
 
