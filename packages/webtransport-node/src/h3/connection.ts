@@ -26,6 +26,7 @@ export interface Http3Limits {
   maxDatagramBytes: number
 }
 
+/** The limits used for every key a server's or client's `limits` option leaves out. */
 export const defaultLimits: Http3Limits = {
   maxHeaderBytes: 16 * 1024,
   maxSessionsPerConnection: 16,
