@@ -58,10 +58,12 @@
  * - AUTH_FAILED: a record or datagram that does not authenticate, or a datagram sequence no
  *   key may reach (>= 2^24).
  * - TRUNCATED: a stream that ends before its end record (or inside its preamble).
- * - REPLAYED, streams: per class the acceptor keeps a low-water mark (every index below it
- *   has been accepted) and the set of accepted indexes above it. An index below the mark or
- *   in the set is REPLAYED. The set holds at most 4096 indexes: an index that would make it
- *   larger is TOO_LARGE (the peer skipped too far ahead).
+ * - REPLAYED, streams: per class the acceptor keeps a 4096-wide sliding window over the
+ *   highest index accepted, as DTLS does for records (RFC 6347 §4.1.2.6): an index accepted
+ *   before, or 4096 or more below the highest, is REPLAYED; any higher index is accepted and
+ *   slides the window. So a stream that never arrives (reset before its first byte, or
+ *   dropped by a relay) leaves a gap that is forgotten once the window passes it, instead of
+ *   blocking its class.
  * - REPLAYED, datagrams: a 128-wide sliding window over the highest sequence that
  *   authenticated, as in DTLS (RFC 6347 §4.1.2.6): a duplicate, or a sequence 128 or more
  *   below the highest, is REPLAYED; reordering within the window is accepted.

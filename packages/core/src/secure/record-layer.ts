@@ -11,7 +11,7 @@ import {
   sequenceLength,
   type StreamClass,
 } from './record-format.js'
-import { AcceptedIndexes, DatagramWindow } from './replay-window.js'
+import { DatagramWindow, StreamIndexWindow } from './replay-window.js'
 import { SealingKey } from './sealing-key.js'
 import { encodeIndex, readPreamble } from './stream-preamble.js'
 import { StreamSealer } from './stream-sealer.js'
@@ -60,10 +60,10 @@ function abandon(stream: Partial<BidiStream>, reason: unknown): void {
 export class RecordLayer {
   private readonly nextIndex = [0, 0, 0, 0]
   private readonly accepted = [
-    new AcceptedIndexes(),
-    new AcceptedIndexes(),
-    new AcceptedIndexes(),
-    new AcceptedIndexes(),
+    new StreamIndexWindow(),
+    new StreamIndexWindow(),
+    new StreamIndexWindow(),
+    new StreamIndexWindow(),
   ]
   private nextSequence = 0
   private readonly datagrams = new DatagramWindow()
@@ -139,7 +139,7 @@ export class RecordLayer {
    * ends (our writable carries no preamble).
    *
    * @throws RecordError `MALFORMED` (bad preamble), `TRUNCATED` (the stream ended inside it),
-   *   `REPLAYED` (an index accepted before) or `TOO_LARGE` (an index too far ahead); the
+   *   `REPLAYED` (an index accepted before, or behind the window); the
    *   transport stream is then cancelled and aborted with the error. An error of the
    *   transport readable, or the signal's reason, is passed on as it is.
    */
@@ -247,7 +247,9 @@ export class RecordLayer {
     try {
       const preamble = await readPreamble(stream.readable, signal)
       try {
-        this.accepted[streamClass]!.accept(preamble.index)
+        const window = this.accepted[streamClass]!
+        window.check(preamble.index)
+        window.mark(preamble.index)
       } catch (error) {
         stream.readable.cancel(error).catch(() => undefined)
         throw error
