@@ -47,6 +47,16 @@ export default defineConfig({
           hookTimeout: 30_000,
         },
       },
+      {
+        resolve,
+        ssr,
+        test: {
+          name: 'wire',
+          root: 'packages/wire',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
     ],
   },
 })

@@ -14,12 +14,8 @@
 import { type BidiStream, type Connection, EndpointTicket, Router } from '@ferry/core'
 import { Endpoint } from '@ferry/node'
 import { createCertificate, WebTransport, WebTransportServer } from '@ferry/webtransport-node'
+import { fromHex } from '@ferry/wire'
 import { startChild } from '../e2e/processes.js'
-
-/** Hex to bytes. */
-function fromHex(hex: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16))
-}
 
 const MiB = 1024 * 1024
 const chunkBytes = 64 * 1024

@@ -31,7 +31,7 @@
 
 import { X509Certificate } from 'node:crypto'
 import { isIP } from 'node:net'
-import { toHex } from './internal/bytes.js'
+import { toHex } from '@ferry/wire'
 import {
   bitString,
   boolean,

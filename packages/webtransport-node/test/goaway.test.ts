@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { concat, encodeVarint } from '@ferry/wire'
 import { H3, WebTransportError, type WebTransportServer } from '../src/index.js'
 import type { WebTransportSession } from '../src/index.js'
 import type { Http3Connection } from '../src/h3/connection.js'
@@ -10,8 +11,6 @@ import {
   encodeGoaway,
 } from '../src/h3/frames.js'
 import { decodeFieldSection, encodeFieldSection } from '../src/h3/qpack.js'
-import { encodeVarint } from '../src/h3/varint.js'
-import { concat } from '../src/internal/bytes.js'
 import { StreamResetError } from '../src/quic/connection.js'
 import { CapsuleReader, CapsuleType, encodeCloseSession } from '../src/wt/capsules.js'
 import type { SessionHost } from '../src/wt/host.js'

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
+import { concat } from '@ferry/wire'
 import { WebTransport, WebTransportServer, createCertificate, type Route } from '../src/index.js'
 import type { Certificate } from '../src/cert.js'
 import type { WebTransportBidirectionalStream } from '../src/index.js'
-import { concat } from '../src/internal/bytes.js'
 
 let shared: Certificate | undefined
 

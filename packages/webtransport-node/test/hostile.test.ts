@@ -1,14 +1,13 @@
 import dgram from 'node:dgram'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { concat, encodeVarint } from '@ferry/wire'
 import { H3, WebTransportServer } from '../src/index.js'
 import { FrameType, encodeFrame } from '../src/h3/frames.js'
 import { encodeFieldSection } from '../src/h3/qpack.js'
 import { StreamType } from '../src/h3/frames.js'
-import { encodeVarint } from '../src/h3/varint.js'
 import { StreamResetError, StreamStoppedError } from '../src/quic/connection.js'
 import { Prng } from '@ferry/core/testing'
 import { certificate, dial, echoBidi, echoRoundTrip, startServer, text } from './helpers.js'
-import { concat } from '../src/internal/bytes.js'
 import { RawClient, connectRequest, responseHeaders } from './raw.js'
 
 let server: WebTransportServer

@@ -1,11 +1,10 @@
+import { concat, encodeVarint } from '@ferry/wire'
 import type { QuicCloseInfo, QuicConnection } from '../src/quic/connection.js'
 import { clientConfig } from '../src/quic/config.js'
 import { QuicEndpoint } from '../src/quic/endpoint.js'
 import { FrameReader, FrameType, StreamType, encodeFrame } from '../src/h3/frames.js'
 import { decodeFieldSection } from '../src/h3/qpack.js'
 import { Setting, encodeSettings } from '../src/h3/settings.js'
-import { encodeVarint } from '../src/h3/varint.js'
-import { concat } from '../src/internal/bytes.js'
 
 /**
  * A bare QUIC client for hostile-peer tests: it speaks whatever bytes a test hands it, so it can

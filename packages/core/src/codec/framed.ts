@@ -4,8 +4,9 @@
  * The reader turns arbitrarily chunked bytes back into whole messages; both ends enforce a
  * maximum message size, the reader before it buffers any of a message's body.
  */
+import { encodeVarint, encodedVarintLength } from '@ferry/wire'
 import { DecodeError } from '../errors.js'
-import { ByteReader, encodeVarint } from './varint.js'
+import { ByteReader } from './varint.js'
 
 /** Options of {@link FramedReader}, {@link FramedWriter} and {@link framed}. */
 export interface FramedOptions {
@@ -84,7 +85,7 @@ export class FramedReader {
         throw new DecodeError('TRUNCATED', 'the stream ended inside a length prefix')
       }
       const first = this.#chunks[0]![this.#head]!
-      const prefixLength = 1 << (first >>> 6)
+      const prefixLength = encodedVarintLength(first)
       if (!(await this.#fill(prefixLength))) {
         throw new DecodeError('TRUNCATED', 'the stream ended inside a length prefix')
       }

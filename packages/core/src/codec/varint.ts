@@ -1,74 +1,33 @@
 /**
- * QUIC variable-length integers (RFC 9000 §16) and the byte writer and reader every ferry wire
- * format is built with.
+ * The byte writer and reader every ferry wire format is built with: integers, QUIC
+ * variable-length integers (RFC 9000 §16) and byte strings.
  *
- * A varint's first two bits give its length: `00` one byte (6-bit value), `01` two bytes
- * (14 bits), `10` four bytes (30 bits), `11` eight bytes (62 bits), big-endian. ferry differs
- * from QUIC in two ways: values stop at `Number.MAX_SAFE_INTEGER` (2^53 - 1) so they stay
- * JavaScript numbers, and only the shortest encoding of a value is accepted, so every value has
- * exactly one encoding.
+ * The varints are `@ferry/wire`'s codec under ferry's rule for its own formats: values stop at
+ * `Number.MAX_SAFE_INTEGER` (2^53 - 1) so they stay JavaScript numbers, and only the shortest
+ * encoding of a value is accepted (`{ minimal: true }`), so every value has exactly one
+ * encoding and signed bytes cannot be re-encoded.
  */
+import {
+  VarintError,
+  encodedVarintLength,
+  readVarint,
+  varintLength,
+  writeVarint,
+} from '@ferry/wire'
 import { DecodeError } from '../errors.js'
 
-/** The largest value a varint may carry here (2^53 - 1). */
-const maxVarint = Number.MAX_SAFE_INTEGER
+export { encodeVarint, varintLength } from '@ferry/wire'
+
+/** Shortest form only, values up to 2^53 - 1 (the codec's default `max`). */
+const canonical = { minimal: true } as const
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const utf8Encoder = new TextEncoder()
-
-function checkVarint(n: number, name: string): void {
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`${name} must be an integer in [0, 2^53 - 1], got ${n}`)
-  }
-}
 
 function checkLimit(n: number, name: string): void {
   if (!Number.isSafeInteger(n) || n < 0) {
     throw new RangeError(`${name} must be a non-negative integer, got ${n}`)
   }
-}
-
-/**
- * The number of bytes the shortest varint encoding of `n` takes: 1, 2, 4 or 8.
- * @throws {RangeError} if `n` is not an integer in `[0, 2^53 - 1]`.
- */
-export function varintLength(n: number): 1 | 2 | 4 | 8 {
-  checkVarint(n, 'n')
-  if (n < 0x40) return 1
-  if (n < 0x4000) return 2
-  if (n < 0x4000_0000) return 4
-  return 8
-}
-
-/**
- * The shortest varint encoding of `n`.
- * @throws {RangeError} if `n` is not an integer in `[0, 2^53 - 1]`.
- */
-export function encodeVarint(n: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(varintLength(n))
-  writeVarintAt(out, 0, n)
-  return out
-}
-
-/** Writes the shortest encoding of a checked `n` at `offset`; returns the bytes written. */
-function writeVarintAt(out: Uint8Array, offset: number, n: number): number {
-  if (n < 0x40) {
-    out[offset] = n
-    return 1
-  }
-  if (n < 0x4000) {
-    out[offset] = 0x40 | (n >>> 8)
-    out[offset + 1] = n & 0xff
-    return 2
-  }
-  if (n < 0x4000_0000) {
-    new DataView(out.buffer, out.byteOffset + offset, 4).setUint32(0, (0x8000_0000 | n) >>> 0)
-    return 4
-  }
-  const view = new DataView(out.buffer, out.byteOffset + offset, 8)
-  view.setUint32(0, (0xc000_0000 | Math.floor(n / 0x1_0000_0000)) >>> 0)
-  view.setUint32(4, n >>> 0)
-  return 8
 }
 
 /**
@@ -136,7 +95,7 @@ export class ByteWriter {
   varint(n: number): this {
     // Reserve first: it may replace the buffer.
     const offset = this.#reserve(varintLength(n))
-    writeVarintAt(this.#buffer, offset, n)
+    writeVarint(this.#buffer, offset, n)
     return this
   }
 
@@ -244,47 +203,25 @@ export class ByteReader {
    *   above 2^53 - 1; `NON_CANONICAL` if a shorter encoding of the same value exists.
    */
   varint(): number {
-    this.#need(1, 'a varint')
-    const bytes = this.#bytes
     const at = this.#offset
-    const first = bytes[at]!
-    const length = 1 << (first >>> 6)
-    this.#need(length, 'a varint')
-    let value: number
-    let min: number
-    switch (length) {
-      case 1:
-        this.#offset = at + 1
-        return first
-      case 2:
-        value = ((first & 0x3f) << 8) | bytes[at + 1]!
-        min = 0x40
-        break
-      case 4:
-        value =
-          (first & 0x3f) * 0x100_0000 +
-          ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!)
-        min = 0x4000
-        break
-      default: {
-        const high =
-          (first & 0x3f) * 0x100_0000 +
-          ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!)
-        const low =
-          bytes[at + 4]! * 0x100_0000 +
-          ((bytes[at + 5]! << 16) | (bytes[at + 6]! << 8) | bytes[at + 7]!)
-        // high * 2^32 + low is exact below 2^53, which is where high < 2^21.
-        if (high > maxVarint / 0x1_0000_0000) {
-          throw new DecodeError('TOO_LARGE', `a varint at offset ${at} is above 2^53 - 1`)
-        }
-        value = high * 0x1_0000_0000 + low
-        min = 0x4000_0000
-      }
+    let parsed: [number, number] | undefined
+    try {
+      parsed = readVarint(this.#bytes, at, canonical)
+    } catch (e) {
+      if (!(e instanceof VarintError)) throw e
+      const code = e.code === 'NON_MINIMAL' ? 'NON_CANONICAL' : e.code
+      throw new DecodeError(code, e.message, { cause: e })
     }
-    if (value < min) {
-      throw new DecodeError('NON_CANONICAL', `a ${length}-byte varint at offset ${at} for ${value}`)
+    if (parsed === undefined) {
+      const first = this.#bytes[at]
+      const needed = first === undefined ? 1 : encodedVarintLength(first)
+      throw new DecodeError(
+        'TRUNCATED',
+        `a varint needs ${needed} bytes at offset ${at}, ${this.remaining} remain`,
+      )
     }
-    this.#offset = at + length
+    const [value, next] = parsed
+    this.#offset = next
     return value
   }
 

@@ -1,6 +1,7 @@
+import { streamErrorCodeOf } from '@ferry/wire'
 import { concat } from '../internal/bytes.js'
 import type { MemorySession } from './session.js'
-import { MemoryTransportError, streamErrorCodeOf } from './transport-error.js'
+import { MemoryTransportError } from './transport-error.js'
 import { copyChunk, type Wire } from './wire.js'
 
 /**

@@ -31,17 +31,6 @@ export class MemoryTransportError extends Error {
   }
 }
 
-/** The application code an abort or cancel reason carries, or 0 (W3C: "code 0"). */
-export function streamErrorCodeOf(reason: unknown): number {
-  if (reason !== null && typeof reason === 'object' && 'streamErrorCode' in reason) {
-    const code = reason.streamErrorCode
-    if (typeof code === 'number' && Number.isInteger(code) && code >= 0 && code <= 0xffffffff) {
-      return code
-    }
-  }
-  return 0
-}
-
 /** The error of a call on a closed session. */
 export function sessionClosedError(): MemoryTransportError {
   return new MemoryTransportError('session is closed', { source: 'session' })

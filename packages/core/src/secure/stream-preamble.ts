@@ -2,15 +2,20 @@
  * The stream preamble of the record layer: the stream index as the shortest QUIC varint,
  * written first by the side that opened the stream (the format is in `record-format.ts`).
  */
+import { VarintError, encodeVarint, readVarint } from '@ferry/wire'
 import { RecordError } from '../errors.js'
 import { concat } from '../internal/bytes.js'
 import { maxStreamsPerClass } from './record-format.js'
 
-/** A stream preamble: the index as the shortest QUIC varint (< 2^24, so at most 4 bytes). */
+/** A preamble has one encoding per index: shortest form only, and below 2^24. */
+const preambleRule = { minimal: true, max: maxStreamsPerClass - 1 } as const
+
+/**
+ * A stream preamble: the index as the shortest QUIC varint (< 2^24, so at most 4 bytes).
+ * @throws {RangeError} if `index` is not a non-negative integer.
+ */
 export function encodeIndex(index: number): Uint8Array {
-  if (index < 0x40) return Uint8Array.of(index)
-  if (index < 0x4000) return Uint8Array.of(0x40 | (index >> 8), index & 0xff)
-  return Uint8Array.of(0x80, index >> 16, (index >> 8) & 0xff, index & 0xff)
+  return encodeVarint(index)
 }
 
 /**
@@ -19,21 +24,15 @@ export function encodeIndex(index: number): Uint8Array {
  * @throws RecordError `MALFORMED` for a non-minimal varint or an index >= 2^24.
  */
 export function decodeIndex(bytes: Uint8Array): { index: number; length: number } | undefined {
-  if (bytes.length === 0) return undefined
-  const prefix = bytes[0]! >> 6
-  const length = 1 << prefix
-  if (bytes.length < length) return undefined
-  // Up to 62 bits: a double is exact below 2^53, and anything larger fails both checks anyway.
-  let value = bytes[0]! & 0x3f
-  for (let i = 1; i < length; i++) value = value * 256 + bytes[i]!
-  const minimum = [0, 0x40, 0x4000, 0x4000_0000][prefix]!
-  if (value < minimum) {
-    throw new RecordError('MALFORMED', `stream preamble: non-minimal ${length}-byte varint`)
+  let parsed: [number, number] | undefined
+  try {
+    parsed = readVarint(bytes, 0, preambleRule)
+  } catch (e) {
+    if (!(e instanceof VarintError)) throw e
+    const problem = e.code === 'TOO_LARGE' ? 'an index not below 2^24' : 'a non-minimal varint'
+    throw new RecordError('MALFORMED', `stream preamble: ${problem}`, { cause: e })
   }
-  if (value >= maxStreamsPerClass) {
-    throw new RecordError('MALFORMED', `stream preamble: index ${value} is not below 2^24`)
-  }
-  return { index: value, length }
+  return parsed && { index: parsed[0], length: parsed[1] }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { concat, encodeVarint, readVarint, varintLength } from '@ferry/wire'
 import { H3, Http3Error, Http3StreamError, LimitError } from '../errors.js'
 import type { QuicCloseInfo, QuicConnection, QuicConnectionHandler } from '../quic/connection.js'
 import { StreamResetError } from '../quic/connection.js'
@@ -5,8 +6,7 @@ import { ControlStream } from './control.js'
 import { FrameReader, FrameType, StreamType, encodeFrame, encodeGoaway } from './frames.js'
 import { decodeFieldSection, encodeFieldSection } from './qpack.js'
 import { Setting, encodeSettings } from './settings.js'
-import { encodeVarint, readVarint, varintLength } from './varint.js'
-import { concat } from '../internal/bytes.js'
+import { h3Varint } from './varint.js'
 
 /** Limits of one HTTP/3 connection; every one is enforced with a typed error or a status. */
 export interface Http3Limits {
@@ -201,7 +201,7 @@ export class Http3Connection implements QuicConnectionHandler {
   }
 
   datagram(data: Uint8Array): void {
-    const r = readVarint(data, 0)
+    const r = readVarint(data, 0, h3Varint)
     if (!r) return
     // RFC 9297 §2.1: the quarter stream id names the request stream the datagram belongs to.
     this.webtransport?.datagram(r[0] * 4, data.subarray(r[1]))
@@ -463,7 +463,7 @@ export class Http3Connection implements QuicConnectionHandler {
         break
       }
     }
-    const type = readVarint(st.bytes, 0)
+    const type = readVarint(st.bytes, 0, h3Varint)
     if (!type) {
       if (fin) this.streams.delete(id)
       return
@@ -529,7 +529,7 @@ export class Http3Connection implements QuicConnectionHandler {
     afterType: number,
     fin: boolean,
   ): void {
-    const sid = readVarint(st.bytes, afterType)
+    const sid = readVarint(st.bytes, afterType, h3Varint)
     if (!sid) {
       if (fin) this.streams.delete(id)
       return

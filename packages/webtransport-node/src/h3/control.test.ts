@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { concat, encodeVarint } from '@ferry/wire'
 import { codeOf } from '../../test/errors.js'
 import { H3 } from '../errors.js'
-import { concat } from '../internal/bytes.js'
 import { ControlStream } from './control.js'
 import { FrameType, encodeFrame, encodeGoaway } from './frames.js'
 import { Setting, encodeSettings } from './settings.js'
-import { encodeVarint } from './varint.js'
 
 const settings = encodeFrame(FrameType.SETTINGS, encodeSettings([[Setting.H3_DATAGRAM, 1]]))
 

@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest'
+import { concat, encodeVarint, fromHex as hex, toHex } from '@ferry/wire'
 import { H3, Http3Error } from '../errors.js'
 import { Prng } from '@ferry/core/testing'
 import {
@@ -12,8 +13,6 @@ import {
   StreamType,
   type Frame,
 } from './frames.js'
-import { encodeVarint } from './varint.js'
-import { concat, fromHex as hex, toHex } from '../internal/bytes.js'
 
 /** Everything `next()` yields now, with DATA pieces of each frame joined. */
 function drain(reader: FrameReader): { type: number; payload: string }[] {

@@ -10,8 +10,10 @@
  * ```
  */
 
+import { encodeVarint, readVarint, varintLength, writeVarint } from '@ferry/wire'
 import { H3, Http3Error } from '../errors.js'
-import { ByteQueue, encodeVarint, readVarint, varintLength, writeVarint } from './varint.js'
+import { ByteQueue } from './byte-queue.js'
+import { h3Varint } from './varint.js'
 
 /** Frame types (RFC 9114 §7.2, and WebTransport's stream signal). */
 export const FrameType = {
@@ -203,7 +205,7 @@ export class FrameReader {
       // The header is peeked, not consumed, until the whole frame can be taken, so that a
       // frame boundary is also a buffer boundary (see takeRaw).
       const header = HEADER.subarray(0, this.queue.peekInto(HEADER))
-      const typeField = readVarint(header, 0)
+      const typeField = readVarint(header, 0, h3Varint)
       if (typeField === undefined) return undefined
       const [type, afterType] = typeField
 
@@ -212,7 +214,7 @@ export class FrameReader {
         throw new Http3Error(H3.FRAME_UNEXPECTED, `HTTP/2-only frame type 0x${type.toString(16)}`)
       }
 
-      const lengthField = readVarint(header, afterType)
+      const lengthField = readVarint(header, afterType, h3Varint)
       if (lengthField === undefined) return undefined
       const [length, headerLength] = lengthField
 
@@ -292,7 +294,7 @@ export class FrameReader {
       )
     }
     const header = HEADER.subarray(0, this.queue.peekInto(HEADER))
-    const sessionField = readVarint(header, afterType)
+    const sessionField = readVarint(header, afterType, h3Varint)
     if (sessionField === undefined) return undefined
     this.consume(sessionField[1])
     this.stopped = true
@@ -322,7 +324,7 @@ export class FrameReader {
  * @throws {Http3Error} `H3_FRAME_ERROR` unless the payload is exactly one varint.
  */
 export function decodeGoaway(payload: Uint8Array): number {
-  const field = readVarint(payload, 0)
+  const field = readVarint(payload, 0, h3Varint)
   if (field === undefined || field[1] !== payload.length) {
     throw new Http3Error(H3.FRAME_ERROR, 'GOAWAY payload is not exactly one varint')
   }

@@ -1,11 +1,11 @@
 import { describe, it, expect } from 'vitest'
+import { fromHex as hex, readVarintBig, toHex } from '@ferry/wire'
 import { codeOf } from '../../test/errors.js'
 import { H3 } from '../errors.js'
 import { Prng } from '@ferry/core/testing'
 import { isReservedType } from './frames.js'
 import { decodeSettings, encodeSettings, Setting } from './settings.js'
-import { readVarintBig } from './varint.js'
-import { fromHex as hex, toHex } from '../internal/bytes.js'
+import { h3Varint } from './varint.js'
 
 const opts = { maxEntries: 32 }
 
@@ -89,7 +89,7 @@ describe('decodeSettings', () => {
     expect(settings.get(Setting.WT_MAX_SESSIONS)).toBe(16)
     expect(settings.get(Setting.WT_ENABLED)).toBe(1)
     expect(settings.size).toBe(9)
-    const greaseId = readVarintBig(hex('e3456789abcdf012'), 0)![0]
+    const greaseId = readVarintBig(hex('e3456789abcdf012'), 0, h3Varint)![0]
     expect((greaseId - 0x21n) % 0x1fn).toBe(0n)
     expect(settings.get(Number(greaseId))).toBe(494878333)
     expect(isReservedType(0x1f * 7 + 0x21)).toBe(true)

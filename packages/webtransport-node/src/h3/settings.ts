@@ -9,8 +9,9 @@
  * ```
  */
 
+import { readVarint, readVarintBig, varintLength, writeVarint } from '@ferry/wire'
 import { H3, Http3Error } from '../errors.js'
-import { readVarint, readVarintBig, varintLength, writeVarint } from './varint.js'
+import { h3Varint } from './varint.js'
 
 /**
  * Setting identifiers: HTTP/3 (RFC 9114 §7.2.4.1), QPACK (RFC 9204 §5), extended CONNECT
@@ -78,7 +79,7 @@ export function encodeSettings(settings: Iterable<[number, number]>): Uint8Array
 /**
  * The settings in a SETTINGS payload, by identifier. Unknown and GREASE identifiers are kept
  * (callers look up what they know). Identifiers and values above 2^53 − 1 come back rounded
- * (see `readVarint`); duplicates among them are still detected exactly.
+ * (see `h3Varint`); duplicates among them are still detected exactly.
  *
  * @throws {Http3Error} `H3_FRAME_ERROR` if the payload ends inside an entry;
  *   `H3_SETTINGS_ERROR` for a repeated identifier or a reserved HTTP/2 one;
@@ -94,8 +95,8 @@ export function decodeSettings(
   let entries = 0
   let offset = 0
   while (offset < payload.length) {
-    const idField = readVarint(payload, offset)
-    const valueField = idField && readVarint(payload, idField[1])
+    const idField = readVarint(payload, offset, h3Varint)
+    const valueField = idField && readVarint(payload, idField[1], h3Varint)
     if (idField === undefined || valueField === undefined) {
       throw new Http3Error(H3.FRAME_ERROR, 'SETTINGS payload ends inside an entry')
     }
@@ -113,7 +114,7 @@ export function decodeSettings(
     if (Number.isSafeInteger(id)) {
       duplicate = settings.has(id)
     } else {
-      const exact = readVarintBig(payload, offset)![0]
+      const exact = readVarintBig(payload, offset, h3Varint)![0]
       bigIds ??= new Set()
       duplicate = bigIds.has(exact)
       bigIds.add(exact)

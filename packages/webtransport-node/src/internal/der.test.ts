@@ -1,7 +1,7 @@
 import { Prng } from '@ferry/core/testing'
 import { describe, expect, it } from 'vitest'
+import { fromHex, toHex } from '@ferry/wire'
 import { children, integerValue, oidText, readOne } from '../../test/der-reader.js'
-import { fromHex, toHex } from './bytes.js'
 import {
   bitString,
   boolean,

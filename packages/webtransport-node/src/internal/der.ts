@@ -1,3 +1,4 @@
+import { concat } from '@ferry/wire'
 /**
  * A minimal DER encoder (ITU-T X.690 §10), just enough to write an X.509 certificate. Every
  * function returns one complete TLV as a new `Uint8Array`; constructed values take their
@@ -5,8 +6,6 @@
  *
  * Encoding only: ferry never has to parse a certificate itself (node:crypto does that).
  */
-
-import { concat } from './bytes.js'
 
 /** Universal tag numbers (X.690 §8.1.2.2) used here, with the constructed bit where it applies. */
 const TAG = {

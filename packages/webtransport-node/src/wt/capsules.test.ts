@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest'
+import { concat, encodeVarint, fromHex as hex, toHex } from '@ferry/wire'
 import { codeOf } from '../../test/errors.js'
 import { H3 } from '../errors.js'
 import { Prng } from '@ferry/core/testing'
-import { encodeVarint } from '../h3/varint.js'
 import {
   CapsuleReader,
   CapsuleType,
@@ -12,7 +12,6 @@ import {
   MAX_CLOSE_REASON_BYTES,
   type Capsule,
 } from './capsules.js'
-import { concat, fromHex as hex, toHex } from '../internal/bytes.js'
 
 const capsule = (type: number, value: Uint8Array): Uint8Array =>
   concat(encodeVarint(type), encodeVarint(value.length), value)

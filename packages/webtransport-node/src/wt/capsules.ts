@@ -11,8 +11,10 @@
  * ```
  */
 
+import { readVarint, varintLength, writeVarint } from '@ferry/wire'
 import { H3, Http3Error } from '../errors.js'
-import { ByteQueue, readVarint, varintLength, writeVarint } from '../h3/varint.js'
+import { ByteQueue } from '../h3/byte-queue.js'
+import { h3Varint } from '../h3/varint.js'
 
 /** Capsule types of draft-ietf-webtrans-http3 (§5). */
 export const CapsuleType = {
@@ -98,8 +100,8 @@ export class CapsuleReader {
     for (;;) {
       if (this.skipRemaining > 0) return undefined
       const header = HEADER.subarray(0, this.queue.peekInto(HEADER))
-      const typeField = readVarint(header, 0)
-      const lengthField = typeField && readVarint(header, typeField[1])
+      const typeField = readVarint(header, 0, h3Varint)
+      const lengthField = typeField && readVarint(header, typeField[1], h3Varint)
       if (typeField === undefined || lengthField === undefined) return undefined
       const [type] = typeField
       const [length, headerLength] = lengthField

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { concat, encodeVarint, toHex } from '@ferry/wire'
 import { H3, Http3Error } from '../errors.js'
-import { encodeVarint } from '../h3/varint.js'
-import { concat, toHex } from '../internal/bytes.js'
 import { CapsuleType, encodeCloseSession, encodeDrainSession } from './capsules.js'
 import { ConnectStream, type ConnectStreamEvents } from './connect-stream.js'
 

@@ -25,14 +25,3 @@ export class WebTransportError extends DOMException {
     this.streamErrorCode = options.streamErrorCode ?? null
   }
 }
-
-/** The application error code carried by an abort/cancel reason, or 0 (W3C: "code 0"). */
-export function streamErrorCodeOf(reason: unknown): number {
-  if (reason !== null && typeof reason === 'object' && 'streamErrorCode' in reason) {
-    const code = reason.streamErrorCode
-    if (typeof code === 'number' && Number.isInteger(code) && code >= 0 && code <= 0xffffffff) {
-      return code
-    }
-  }
-  return 0
-}

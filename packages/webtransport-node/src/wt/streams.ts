@@ -1,3 +1,4 @@
+import { streamErrorCodeOf } from '@ferry/wire'
 import {
   StreamClosedError,
   StreamResetError,
@@ -5,7 +6,7 @@ import {
   type QuicConnection,
 } from '../quic/connection.js'
 import { http3ToWebtransport, webtransportToHttp3 } from './codes.js'
-import { WebTransportError, streamErrorCodeOf } from './error.js'
+import { WebTransportError } from './error.js'
 import { H3 } from '../errors.js'
 
 /** How many bytes a stream's readable buffers before it stops reading from QUIC. */
