@@ -315,6 +315,70 @@ async function vectorKeys(): Promise<{ initiatorToResponder: Uint8Array }> {
   return initiator.split()
 }
 
+describe('NoiseXX: payloads made from the transcript', () => {
+  it('hands a payload function the hash before its payload, which the reader sees as payloadHash', async () => {
+    const { initiator, responder } = await vectorParties()
+    const mixHash = async (h: Uint8Array, data: Uint8Array): Promise<Uint8Array> =>
+      new Uint8Array(await crypto.subtle.digest('SHA-256', concat(h, data)))
+    const [c1, c2, c3] = vector.messages.map((m) => fromHex(m.ciphertext)) as [
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+    ]
+    // The hash before each payload, chained by hand as in the test above: every token of the
+    // message so far, nothing of the payload.
+    let h: Uint8Array = new Uint8Array(32)
+    h.set(new TextEncoder().encode('Noise_XX_25519_AESGCM_SHA256'))
+    h = await mixHash(h, fromHex(vector.initPrologue))
+    const before1 = await mixHash(h, c1.subarray(0, 32))
+    const before2 = await mixHash(
+      await mixHash(await mixHash(before1, c1.subarray(32)), c2.subarray(0, 32)),
+      c2.subarray(32, 80),
+    )
+    const before3 = await mixHash(await mixHash(before2, c2.subarray(80)), c3.subarray(0, 48))
+
+    const expected = [before1, before2, before3]
+    const parties = [initiator, responder, initiator]
+    let message: Uint8Array | undefined
+    for (let i = 0; i < 3; i++) {
+      const writer = parties[i]!
+      const reader = parties[(i + 1) % 2]!
+      const seen: Uint8Array[] = []
+      message = await writer.writeMessage((hash) => {
+        seen.push(hash)
+        return fromHex(vector.messages[i]!.payload)
+      })
+      // The same bytes as a plain payload: the function changes when, not what.
+      expect(toHex(message)).toBe(vector.messages[i]!.ciphertext)
+      expect(seen.map(toHex)).toEqual([toHex(expected[i]!)])
+      expect(toHex(writer.payloadHash)).toBe(toHex(expected[i]!))
+      expect(toHex(await reader.readMessage(message))).toBe(vector.messages[i]!.payload)
+      expect(toHex(reader.payloadHash)).toBe(toHex(expected[i]!))
+    }
+    expect(toHex(initiator.handshakeHash)).toBe(vector.finalHandshakeHash)
+  })
+
+  it('refuses a function that returns no bytes, too many, or throws, and ends the handshake', async () => {
+    const fresh = async (): Promise<NoiseXX> =>
+      NoiseXX.initiator({ staticKey: await generateDhKeyPair(), prologue })
+    const i = await fresh()
+    expect(() => i.payloadHash).toThrow(TypeError)
+    await expect(i.writeMessage(() => 'x' as unknown as Uint8Array)).rejects.toThrow(TypeError)
+    await expect(i.writeMessage(new Uint8Array(0))).rejects.toThrow(/failed/)
+    const big = await fresh()
+    await expect(big.writeMessage(() => new Uint8Array(maxNoiseMessageBytes - 31))).rejects.toThrow(
+      RangeError,
+    )
+    const failing = await fresh()
+    const reason = new Error('no signature today')
+    await expect(failing.writeMessage(() => Promise.reject(reason))).rejects.toBe(reason)
+    await expect(failing.writeMessage(new Uint8Array(0))).rejects.toThrow(/failed/)
+    await expect((await fresh()).writeMessage(7 as unknown as Uint8Array)).rejects.toThrow(
+      TypeError,
+    )
+  })
+})
+
 describe('NoiseXX: handshakes between fresh keys', () => {
   it('completes with payloads, learns both static keys and agrees on keys and hash', async () => {
     const initiatorStatic = await generateDhKeyPair()

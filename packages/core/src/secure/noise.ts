@@ -14,6 +14,12 @@
  * is in the clear: no key yet), message 2 is 32 + 48 + payload + 16, message 3 is 48 + payload
  * + 16, and no message may exceed {@link maxNoiseMessageBytes}.
  *
+ * A payload may depend on the transcript so far: {@link NoiseXX.writeMessage} takes a function of
+ * the handshake hash at the point where the payload is encrypted (after the message's tokens),
+ * and {@link NoiseXX.payloadHash} gives the reader that same hash, so a signature made over it
+ * inside the payload can be checked against the reader's transcript (ferry's handshake signs
+ * its identity statements this way).
+ *
  * The AEAD nonce is 32 zero bits followed by the 64-bit counter `n`, big-endian (spec §12.3);
  * the handshake only ever uses n = 0 and 1 per key. After the third message `split()` hands
  * out the two transport keys; this module has no transport CipherState of its own (the record
@@ -109,6 +115,12 @@ export interface NoiseSplit {
   /** The key the responder encrypts with and the initiator decrypts with. */
   responderToInitiator: Uint8Array
 }
+
+/**
+ * A payload made from the handshake hash `h` at the point where it is encrypted: the transcript
+ * of everything before it, this message's tokens included.
+ */
+export type PayloadOf = (handshakeHash: Uint8Array) => Uint8Array | Promise<Uint8Array>
 
 /** A copy of `bytes` as a `BufferSource` WebCrypto accepts (an `ArrayBuffer`-backed view). */
 function own(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -268,6 +280,7 @@ export class NoiseXX {
   private splitKeys: NoiseSplit | undefined
   private splitTaken = false
   private finalHash: Uint8Array | undefined
+  private lastPayloadHash: Uint8Array | undefined
 
   private constructor(
     private readonly isInitiator: boolean,
@@ -327,6 +340,19 @@ export class NoiseXX {
   }
 
   /**
+   * The handshake hash `h` under which the payload of the last message (written or read) was
+   * encrypted and authenticated, as a copy: the transcript up to that payload, that message's
+   * tokens included. It is the hash a {@link PayloadOf} got for that message, so the reader
+   * checks a signature inside the payload against the same bytes the writer signed.
+   *
+   * @throws TypeError before the first message.
+   */
+  get payloadHash(): Uint8Array {
+    if (!this.lastPayloadHash) throw new TypeError('NoiseXX.payloadHash: no message yet')
+    return this.lastPayloadHash.slice()
+  }
+
+  /**
    * The two transport keys of Noise `Split()`. It hands them out once, and wipes its copy, so
    * that no two record layers can ever encrypt under the same key and nonces.
    *
@@ -348,26 +374,41 @@ export class NoiseXX {
 
   /**
    * Writes our next handshake message, carrying `payload` (in the clear in message 1,
-   * encrypted in messages 2 and 3). The returned bytes are a new array.
+   * encrypted in messages 2 and 3). The returned bytes are a new array. A function is called,
+   * once, with the handshake hash at the point where the payload gets encrypted (see
+   * {@link PayloadOf}), and its result is the payload.
    *
    * @throws TypeError if it is not our turn (or a call is still running), the handshake is
-   *   over, or `payload` is not a Uint8Array.
+   *   over, or `payload` is neither a Uint8Array nor a function returning one.
    * @throws RangeError if the message would exceed {@link maxNoiseMessageBytes}.
    * @throws HandshakeError `MALFORMED` if a DH with the peer's key gives the all-zero result.
+   * Whatever a payload function throws ends the handshake and rejects with it.
    */
-  async writeMessage(payload: Uint8Array): Promise<Uint8Array> {
-    if (!(payload instanceof Uint8Array)) throw new TypeError('payload: expected a Uint8Array')
+  async writeMessage(payload: Uint8Array | PayloadOf): Promise<Uint8Array> {
+    if (!(payload instanceof Uint8Array) && typeof payload !== 'function') {
+      throw new TypeError('payload: expected a Uint8Array or a function')
+    }
     const phase = this.enter('writeMessage', true)
     const overhead =
       phase === 0 ? dhLength : phase === 1 ? dhLength + 48 + tagLength : 48 + tagLength
-    if (overhead + payload.length > maxNoiseMessageBytes) {
-      this.busy = false
-      throw new RangeError(
-        `payload: ${payload.length} bytes; at most ${maxNoiseMessageBytes - overhead} fit message ${phase + 1}`,
-      )
+    const checkSize = (length: number): void => {
+      if (overhead + length > maxNoiseMessageBytes) {
+        throw new RangeError(
+          `payload: ${length} bytes; at most ${maxNoiseMessageBytes - overhead} fit message ${phase + 1}`,
+        )
+      }
     }
     // Copied now: the caller may reuse its buffer while we await.
-    const plaintext = own(payload)
+    let plaintext: Uint8Array<ArrayBuffer> | undefined
+    if (payload instanceof Uint8Array) {
+      try {
+        checkSize(payload.length)
+      } catch (e) {
+        this.busy = false
+        throw e
+      }
+      plaintext = own(payload)
+    }
     return this.run(async () => {
       const st = this.state
       const parts: Uint8Array[] = []
@@ -386,6 +427,15 @@ export class NoiseXX {
         // -> s, se
         parts.push(await st.encryptAndHash(own(this.s.publicKey)))
         await st.mixKey(await dh(this.s, this.need(this.remoteEphemeral)))
+      }
+      this.lastPayloadHash = st.handshakeHash.slice()
+      if (plaintext === undefined) {
+        const made = await (payload as PayloadOf)(this.lastPayloadHash.slice())
+        if (!(made instanceof Uint8Array)) {
+          throw new TypeError('payload: the function must return a Uint8Array')
+        }
+        checkSize(made.length)
+        plaintext = own(made)
       }
       parts.push(await st.encryptAndHash(plaintext))
       await this.advance(phase)
@@ -444,7 +494,9 @@ export class NoiseXX {
         this.remoteStatic = await importPeerKey(rs)
         await st.mixKey(await dh(this.e, this.remoteStatic))
       }
+      const payloadHash = st.handshakeHash.slice()
       const payload = await st.decryptAndHash(bytes.slice(offset))
+      this.lastPayloadHash = payloadHash
       // The peer's static key counts only once the whole message has authenticated.
       if (rs) this.remoteStaticBytes = rs
       await this.advance(phase)
