@@ -86,37 +86,56 @@ function signingSuite(name: string, load: () => Promise<IdentityModule>): void {
     it.each(rfc8032.map((v, i) => [i + 1, v] as const))(
       'reproduces RFC 8032 test %i: public key and signature',
       async (_, vector) => {
-        const { SecretKey, PublicKey } = await load()
+        const { SecretKey, PublicKey, _signRaw, _verifyRaw } = await load()
         const secret = await SecretKey.fromBytes(fromHex(vector.secret))
         expect(toHex(secret.publicKey.toBytes())).toBe(vector.public)
-        const signature = await secret.sign(fromHex(vector.message))
+        const signature = await _signRaw(secret, fromHex(vector.message))
         expect(toHex(signature)).toBe(vector.signature)
         const key = PublicKey.fromBytes(fromHex(vector.public))
-        expect(await key.verify(fromHex(vector.message), fromHex(vector.signature))).toBe(true)
+        expect(await _verifyRaw(key, fromHex(vector.message), fromHex(vector.signature))).toBe(true)
       },
     )
 
-    it('rejects flipped bits, a wrong key, a wrong message and wrong lengths with false', async () => {
+    it('signs "ferry sig v1" ‖ context length ‖ context ‖ message, never the message alone', async () => {
+      const { SecretKey, signatureInput, _signRaw, _verifyRaw } = await load()
+      const secret = await SecretKey.fromBytes(fromHex(rfc8032[0]!.secret))
+      const message = Uint8Array.of(1, 2)
+      expect(toHex(signatureInput('app/1', message))).toBe(
+        '666572727920736967207631' + '05' + '6170702f31' + '0102',
+      )
+      const signature = await secret.sign('app/1', message)
+      expect(toHex(signature)).toBe(toHex(await _signRaw(secret, signatureInput('app/1', message))))
+      expect(await _verifyRaw(secret.publicKey, message, signature)).toBe(false)
+    })
+
+    it('rejects flipped bits, a wrong key, message or context, and wrong lengths with false', async () => {
       const { SecretKey } = await load()
       const secret = await SecretKey.fromBytes(fromHex(rfc8032[2]!.secret))
       const other = await SecretKey.fromBytes(fromHex(rfc8032[1]!.secret))
       const message = utf8('ferry')
-      const signature = await secret.sign(message)
+      const signature = await secret.sign('test/1', message)
       const key = secret.publicKey
-      expect(await key.verify(message, signature)).toBe(true)
+      expect(await key.verify('test/1', message, signature)).toBe(true)
       for (const bit of [0, 7, 100, 255, 256, 300, 500, 511]) {
-        expect(await key.verify(message, flipBit(signature, bit)), `bit ${bit}`).toBe(false)
+        expect(await key.verify('test/1', message, flipBit(signature, bit)), `bit ${bit}`).toBe(
+          false,
+        )
       }
-      expect(await key.verify(flipBit(message, 3), signature)).toBe(false)
-      expect(await other.publicKey.verify(message, signature)).toBe(false)
+      expect(await key.verify('test/1', flipBit(message, 3), signature)).toBe(false)
+      expect(await other.publicKey.verify('test/1', message, signature)).toBe(false)
+      expect(await key.verify('test/2', message, signature)).toBe(false)
+      // The context's length is signed: moving its end into the message is another statement.
+      const split = await secret.sign('ab', utf8('c'))
+      expect(await key.verify('a', utf8('bc'), split)).toBe(false)
+      expect(await key.verify('abc', new Uint8Array(0), split)).toBe(false)
       for (const length of [0, 1, 32, 63, 65, 128]) {
         const wrong = new Uint8Array(length)
         wrong.set(signature.subarray(0, length))
-        expect(await key.verify(message, wrong), `length ${length}`).toBe(false)
+        expect(await key.verify('test/1', message, wrong), `length ${length}`).toBe(false)
       }
-      expect(await key.verify(message, withUnreducedS(signature))).toBe(false)
-      expect(await key.verify(message, new Uint8Array(64))).toBe(false)
-      expect(await key.verify(message, new Uint8Array(64).fill(0xff))).toBe(false)
+      expect(await key.verify('test/1', message, withUnreducedS(signature))).toBe(false)
+      expect(await key.verify('test/1', message, new Uint8Array(64))).toBe(false)
+      expect(await key.verify('test/1', message, new Uint8Array(64).fill(0xff))).toBe(false)
     })
 
     it('signs with a key made by generate() and verifies it', async () => {
@@ -125,18 +144,41 @@ function signingSuite(name: string, load: () => Promise<IdentityModule>): void {
       expect(secret.extractable).toBe(true)
       expect(secret.cryptoKeyPair).toBeUndefined()
       const message = new Prng(1).bytes(1000)
-      const signature = await secret.sign(message)
+      const signature = await secret.sign('test/1', message)
       expect(signature.length).toBe(64)
-      expect(await secret.publicKey.verify(message, signature)).toBe(true)
+      expect(await secret.publicKey.verify('test/1', message, signature)).toBe(true)
     })
 
-    it('refuses non-bytes with TypeError', async () => {
+    it('refuses non-bytes and non-string contexts with TypeError', async () => {
       const { SecretKey } = await load()
       const secret = await SecretKey.fromBytes(new Uint8Array(32))
-      await expect(secret.sign('x' as unknown as Uint8Array)).rejects.toThrow(TypeError)
+      await expect(secret.sign('test/1', 'x' as unknown as Uint8Array)).rejects.toThrow(TypeError)
+      await expect(secret.sign(7 as unknown as string, new Uint8Array(1))).rejects.toThrow(
+        TypeError,
+      )
       await expect(
-        secret.publicKey.verify('x' as unknown as Uint8Array, new Uint8Array(64)),
+        secret.publicKey.verify('test/1', 'x' as unknown as Uint8Array, new Uint8Array(64)),
       ).rejects.toThrow(TypeError)
+      await expect(
+        secret.publicKey.verify('test/1', new Uint8Array(1), 'x' as unknown as Uint8Array),
+      ).rejects.toThrow(TypeError)
+    })
+
+    it('refuses ferry’s own contexts, an empty one and one over 255 bytes with RangeError', async () => {
+      const { SecretKey, signatureInput } = await load()
+      const secret = await SecretKey.fromBytes(new Uint8Array(32))
+      const message = new Uint8Array(1)
+      for (const context of ['ferry/handshake/2/dialer', 'ferry/handshake/2/acceptor', 'ferry/']) {
+        await expect(secret.sign(context, message), context).rejects.toThrow(RangeError)
+      }
+      await expect(secret.sign('', message)).rejects.toThrow(RangeError)
+      await expect(secret.sign('x'.repeat(256), message)).rejects.toThrow(RangeError)
+      await expect(secret.publicKey.verify('', message, new Uint8Array(64))).rejects.toThrow(
+        RangeError,
+      )
+      // 255 bytes is the longest context; a multi-byte character counts as its bytes.
+      expect(await secret.sign('x'.repeat(255), message)).toHaveLength(64)
+      expect(() => signatureInput('é'.repeat(128), message)).toThrow(RangeError)
     })
   })
 }
@@ -151,18 +193,18 @@ describe('WebCrypto and noble', () => {
     for (let i = 0; i < 20; i++) {
       const seed = prng.bytes(32)
       const message = prng.bytes(prng.int(200))
-      const viaWebCrypto = await (await identity.SecretKey.fromBytes(seed)).sign(message)
-      const viaNoble = await (await noble.SecretKey.fromBytes(seed)).sign(message)
+      const viaWebCrypto = await (await identity.SecretKey.fromBytes(seed)).sign('test/1', message)
+      const viaNoble = await (await noble.SecretKey.fromBytes(seed)).sign('test/1', message)
       expect(toHex(viaNoble)).toBe(toHex(viaWebCrypto))
       const id = identity.PublicKey.fromBytes(
         (await noble.SecretKey.fromBytes(seed)).publicKey.toBytes(),
       )
       const nobleId = noble.PublicKey.fromBytes(id.toBytes())
       const forged = flipBit(viaNoble, prng.int(512))
-      expect(await id.verify(message, viaNoble)).toBe(true)
-      expect(await nobleId.verify(message, viaWebCrypto)).toBe(true)
-      expect(await id.verify(message, forged)).toBe(false)
-      expect(await nobleId.verify(message, forged)).toBe(false)
+      expect(await id.verify('test/1', message, viaNoble)).toBe(true)
+      expect(await nobleId.verify('test/1', message, viaWebCrypto)).toBe(true)
+      expect(await id.verify('test/1', message, forged)).toBe(false)
+      expect(await nobleId.verify('test/1', message, forged)).toBe(false)
     }
   })
 
@@ -171,9 +213,9 @@ describe('WebCrypto and noble', () => {
     const a = noble.PublicKey.fromBytes(fromHex(rfc8032[0]!.public))
     const b = noble.PublicKey.fromBytes(fromHex(rfc8032[1]!.public))
     expect(importKey).not.toHaveBeenCalled()
-    await a.verify(new Uint8Array(0), fromHex(rfc8032[0]!.signature))
-    await b.verify(new Uint8Array(0), fromHex(rfc8032[0]!.signature))
-    await a.verify(new Uint8Array(0), fromHex(rfc8032[0]!.signature))
+    await a.verify('test/1', new Uint8Array(0), fromHex(rfc8032[0]!.signature))
+    await b.verify('test/1', new Uint8Array(0), fromHex(rfc8032[0]!.signature))
+    await a.verify('test/1', new Uint8Array(0), fromHex(rfc8032[0]!.signature))
     expect(importKey).toHaveBeenCalledTimes(1)
   })
 })
@@ -310,8 +352,8 @@ describe('SecretKey', () => {
     expect(secret.extractable).toBe(false)
     expect(secret.cryptoKeyPair?.privateKey.extractable).toBe(false)
     const message = utf8('hello')
-    const signature = await secret.sign(message)
-    expect(await secret.publicKey.verify(message, signature)).toBe(true)
+    const signature = await secret.sign('test/1', message)
+    expect(await secret.publicKey.verify('test/1', message, signature)).toBe(true)
     let error: unknown
     try {
       secret.toBytes()
@@ -324,7 +366,7 @@ describe('SecretKey', () => {
     // A key pair stored (say in IndexedDB) and loaded again is the same identity.
     const again = await identity.SecretKey.fromCryptoKeyPair(secret.cryptoKeyPair!)
     expect(again.publicKey.equals(secret.publicKey)).toBe(true)
-    expect(toHex(await again.sign(message))).toBe(toHex(signature))
+    expect(toHex(await again.sign('test/1', message))).toBe(toHex(signature))
   })
 
   it('reads the seed of an extractable key pair', async () => {
@@ -334,7 +376,9 @@ describe('SecretKey', () => {
     const fromSeed = await identity.SecretKey.fromBytes(secret.toBytes())
     expect(fromSeed.publicKey.equals(secret.publicKey)).toBe(true)
     const message = utf8('same bytes either way')
-    expect(toHex(await fromSeed.sign(message))).toBe(toHex(await secret.sign(message)))
+    expect(toHex(await fromSeed.sign('test/1', message))).toBe(
+      toHex(await secret.sign('test/1', message)),
+    )
   })
 
   it('refuses key pairs that are not Ed25519 or whose halves do not match', async () => {

@@ -1,18 +1,21 @@
 import { describe, expect, it } from 'vitest'
 import { HandshakeError } from '../errors.js'
-import { SecretKey } from '../identity.js'
-import { fromHex, toHex } from '../internal/bytes.js'
+import { _signRaw, SecretKey, signatureInput } from '../identity.js'
+import { concat, fromHex, toHex, utf8 } from '../internal/bytes.js'
 import { bidiPair, END, type Tap } from '../internal/pipe.js'
 import { Prng } from '../internal/prng.js'
+import { ByteReader, encodeVarint } from '../codec/varint.js'
 import {
   acceptHandshake,
   type AcceptHandshakeOptions,
   dialHandshake,
   type DialHandshakeOptions,
   type HandshakeResult,
+  type HandshakeRole,
+  handshakeSignatureContexts,
   LocalIdentity,
 } from './handshake.js'
-import { dhKeyPairFromSecret } from './noise.js'
+import { dhKeyPairFromSecret, NoiseXX } from './noise.js'
 
 const certHash = new Uint8Array(32).fill(0xab)
 
@@ -48,6 +51,22 @@ async function run(
 function value(outcome: Outcome): HandshakeResult {
   if (outcome.status === 'rejected') throw outcome.reason
   return outcome.value
+}
+
+/** `identity` with its handshake signer replaced by `sign` (what an attacker can present). */
+function signingWith(
+  identity: LocalIdentity,
+  sign: (role: HandshakeRole, statement: Uint8Array) => Promise<Uint8Array>,
+): LocalIdentity {
+  Object.defineProperty(identity, 'sign', { value: sign, configurable: true })
+  return identity
+}
+
+/** A LocalIdentity that claims `id` but holds another secret key: an impostor. */
+async function posingAs(id: LocalIdentity, staticKeyOf?: LocalIdentity): Promise<LocalIdentity> {
+  const impostor = await LocalIdentity.create(await SecretKey.generate(), staticKeyOf?.staticKey)
+  Object.defineProperty(impostor, 'id', { value: id.id })
+  return impostor
 }
 
 function failure(outcome: Outcome): HandshakeError {
@@ -120,15 +139,172 @@ describe('handshake', () => {
     expect(seen.map((c) => c.length)).toEqual([1 + 32 + 9])
   })
 
-  it('refuses a signature that does not cover the static key', async () => {
-    const liar = await identity(3)
-    const forged = await identity(4)
-    // The liar presents signatures made with another endpoint's Noise static key.
-    Object.defineProperty(liar, 'signature', { value: forged.signature.bind(forged) })
-    const dialerSide = await run({ alpns: ['chat/1'] }, { identity: liar })
-    expect(failure(dialerSide.dialer).code).toBe('BAD_SIGNATURE')
-    const acceptorSide = await run({ alpns: ['chat/1'], identity: liar }, {})
-    expect(failure(acceptorSide.acceptor).code).toBe('BAD_SIGNATURE')
+  it('refuses a signature over anything but this handshake’s statement, in either role', async () => {
+    // Each tamper re-signs, with the right key, a statement that differs in one part.
+    const tampers: Record<string, (role: HandshakeRole, statement: Uint8Array) => Uint8Array> = {
+      // another transcript hash (the first 32 bytes)
+      hash: (_, st) => concat(Uint8Array.of(st[0]! ^ 1), st.subarray(1)),
+      // another Noise static key (the next 32)
+      'static key': (_, st) =>
+        concat(st.subarray(0, 32), new Uint8Array(32).fill(7), st.subarray(64)),
+      // the rest of the payload: ALPN and certificate hash, or flags
+      payload: (role, st) =>
+        role === 'acceptor'
+          ? concat(st.subarray(0, 64), encodeVarint(6), utf8('chat/9'), encodeVarint(0))
+          : concat(st.subarray(0, 64), Uint8Array.of(st[64]! ^ 1)),
+    }
+    for (const [what, tamper] of Object.entries(tampers)) {
+      for (const role of ['acceptor', 'dialer'] as const) {
+        const liar = await identity(3)
+        signingWith(liar, (r, statement) =>
+          _signRaw(
+            liar.secretKey,
+            signatureInput(handshakeSignatureContexts[r], tamper(r, statement)),
+          ),
+        )
+        const { dialer, acceptor } =
+          role === 'acceptor'
+            ? await run({ alpns: ['chat/1'] }, { identity: liar })
+            : await run({ alpns: ['chat/1'], identity: liar }, {})
+        const verifier = role === 'acceptor' ? dialer : acceptor
+        expect(failure(verifier).code, `${what} (${role})`).toBe('BAD_SIGNATURE')
+      }
+    }
+    // The right statement under the other role's context (a dialer's signature replayed as an
+    // acceptor's, say) does not verify either.
+    const swapped = await identity(3)
+    signingWith(swapped, (r, statement) =>
+      _signRaw(
+        swapped.secretKey,
+        signatureInput(
+          handshakeSignatureContexts[r === 'dialer' ? 'acceptor' : 'dialer'],
+          statement,
+        ),
+      ),
+    )
+    expect(failure((await run({ alpns: ['chat/1'] }, { identity: swapped })).dialer).code).toBe(
+      'BAD_SIGNATURE',
+    )
+    expect(failure((await run({ alpns: ['chat/1'], identity: swapped }, {})).acceptor).code).toBe(
+      'BAD_SIGNATURE',
+    )
+  })
+
+  it('signs every handshake anew: no two handshakes carry the same signature', async () => {
+    const signer = await identity(5)
+    const signatures: string[] = []
+    const sign = signer.sign.bind(signer)
+    signingWith(signer, async (role, statement) => {
+      const signature = await sign(role, statement)
+      signatures.push(`${role}:${toHex(signature)}`)
+      return signature
+    })
+    for (let i = 0; i < 3; i++) {
+      value((await run({ alpns: ['chat/1'], identity: signer }, {})).dialer)
+      value((await run({ alpns: ['chat/1'] }, { identity: signer, certHash })).acceptor)
+    }
+    expect(signatures).toHaveLength(6)
+    expect(new Set(signatures).size).toBe(6)
+  })
+
+  it('an attacker with past signatures, the static key and the public signing API cannot pose as the identity', async () => {
+    const victim = await identity(5)
+    // The attacker was the peer of earlier handshakes with the victim in both roles, so it
+    // read the victim's signatures out of messages 2 and 3.
+    const seen: Record<HandshakeRole, Uint8Array[]> = { dialer: [], acceptor: [] }
+    const sign = victim.sign.bind(victim)
+    signingWith(victim, async (role, statement) => {
+      const signature = await sign(role, statement)
+      seen[role].push(signature)
+      return signature
+    })
+    value((await run({ alpns: ['chat/1'], identity: victim }, {})).dialer)
+    value((await run({ alpns: ['chat/1'] }, { identity: victim, certHash })).acceptor)
+    expect(seen.dialer).toHaveLength(1)
+    expect(seen.acceptor).toHaveLength(1)
+
+    // 1. Replay: even holding the victim's Noise static key (the key version 1 signed, once per
+    //    process), a recorded signature covers only the transcript it was made in.
+    const replayer = signingWith(await posingAs(victim, victim), (role) =>
+      Promise.resolve(seen[role][0]!),
+    )
+    const replayedToDialer = await run({ alpns: ['chat/1'] }, { identity: replayer, certHash })
+    expect(failure(replayedToDialer.dialer).code).toBe('BAD_SIGNATURE')
+    const replayedToAcceptor = await run({ alpns: ['chat/1'], identity: replayer }, {})
+    expect(failure(replayedToAcceptor.acceptor).code).toBe('BAD_SIGNATURE')
+
+    // 2. Version 1's permanent impersonation: the victim's app signs one message the attacker
+    //    chose (its own static key, or the whole version-1 statement) through the public API.
+    const attacker = await posingAs(victim)
+    const ownKey = attacker.staticKey.publicKey
+    const chosen = [
+      await victim.secretKey.sign('app/1', ownKey),
+      await victim.secretKey.sign(
+        'app/1',
+        concat(utf8('ferry handshake v1: dialer static key '), ownKey),
+      ),
+    ]
+    for (const signature of chosen) {
+      signingWith(attacker, () => Promise.resolve(signature))
+      expect(
+        failure((await run({ alpns: ['chat/1'], identity: attacker }, {})).acceptor).code,
+      ).toBe('BAD_SIGNATURE')
+      expect(failure((await run({ alpns: ['chat/1'] }, { identity: attacker })).dialer).code).toBe(
+        'BAD_SIGNATURE',
+      )
+    }
+
+    // 3. Even a live signing oracle through the public API, asked mid-handshake for exactly the
+    //    statement the peer checks, gives nothing: the handshake's contexts are refused, and
+    //    any other context is another statement.
+    for (const role of ['dialer', 'acceptor'] as const) {
+      await expect(
+        victim.secretKey.sign(handshakeSignatureContexts[role], new Uint8Array(97)),
+      ).rejects.toThrow(RangeError)
+    }
+    const oracle = signingWith(await posingAs(victim, victim), (role, statement) =>
+      victim.secretKey.sign(`ferry-${role}`, statement),
+    )
+    expect(failure((await run({ alpns: ['chat/1'], identity: oracle }, {})).acceptor).code).toBe(
+      'BAD_SIGNATURE',
+    )
+    expect(failure((await run({ alpns: ['chat/1'] }, { identity: oracle })).dialer).code).toBe(
+      'BAD_SIGNATURE',
+    )
+  })
+
+  it('refuses a dialer that speaks another handshake version, naming both, before answering', async () => {
+    for (const version of [1, 0, 3, 255]) {
+      // What a dialer of that version sends (exactly so for version 1): message 1 under its
+      // own prologue, its payload led by the version byte.
+      const noise = await NoiseXX.initiator({
+        staticKey: await dhKeyPairFromSecret(new Uint8Array(32).fill(0x11)),
+        prologue: utf8(`ferry/handshake/${version}`),
+      })
+      const offer = concat(Uint8Array.of(version, 1, 6), utf8('chat/1'))
+      const message1 = await noise.writeMessage(offer)
+      const [a, b] = bidiPair({})
+      const accepting = acceptHandshake(b, {
+        identity: await identity(2),
+        alpns: new Set(['chat/1']),
+      })
+      const writer = a.writable.getWriter()
+      await writer.write(concat(encodeVarint(message1.length), message1))
+      const error = await accepting.then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      // The acceptor ends its side without a message 2 (its abort reaches us as an error).
+      const answer = await a.readable
+        .getReader()
+        .read()
+        .catch(() => ({ value: undefined }))
+      expect(answer.value).toBeUndefined()
+      expect(error).toBeInstanceOf(HandshakeError)
+      expect((error as HandshakeError).code).toBe('UNSUPPORTED_VERSION')
+      expect((error as HandshakeError).message).toContain(`version ${version}`)
+      expect((error as HandshakeError).message).toContain('version 2')
+    }
   })
 
   it('refuses an offer the acceptor serves nothing of, and a transport-level downgrade', async () => {
@@ -201,7 +377,7 @@ describe('handshake', () => {
     }
   })
 
-  it('produces the pinned messages for fixed keys (format vector)', async () => {
+  it('produces the pinned messages and signed statements for fixed keys (format vector)', async () => {
     const key = (b: number): Uint8Array => new Uint8Array(32).fill(b)
     const dialerId = await LocalIdentity.create(
       await SecretKey.fromBytes(key(1)),
@@ -211,14 +387,24 @@ describe('handshake', () => {
       await SecretKey.fromBytes(key(2)),
       await dhKeyPairFromSecret(key(0x22)),
     )
+    const signed: Record<string, { statement: string; signature: string }> = {}
+    for (const id of [dialerId, acceptorId]) {
+      const sign = id.sign.bind(id)
+      signingWith(id, async (role, statement) => {
+        const signature = await sign(role, statement)
+        signed[role] = { statement: toHex(statement), signature: toHex(signature) }
+        return signature
+      })
+    }
     const messages: string[] = []
     const record: Tap = (c) => (messages.push(toHex(c)), [c])
+    const dialerEphemeral = await dhKeyPairFromSecret(key(0x33))
     const { dialer } = await run(
       {
         identity: dialerId,
         alpns: ['chat/2', 'chat/1'],
         tlsCertHash: certHash,
-        ephemeralKey: await dhKeyPairFromSecret(key(0x33)),
+        ephemeralKey: dialerEphemeral,
       },
       {
         identity: acceptorId,
@@ -230,18 +416,86 @@ describe('handshake', () => {
     )
     const result = value(dialer)
     expect(result.alpn).toBe('chat/2')
+    expect(result.encrypted).toBe(false)
     expect(messages).toEqual(VECTOR.messages)
     expect(toHex(result.handshakeHash)).toBe(VECTOR.handshakeHash)
-    expect(fromHex(VECTOR.handshakeHash)).toHaveLength(32)
+    expect(signed).toEqual(VECTOR.signed)
+
+    // The statements' layout, checked apart from the code that builds them: the transcript
+    // hash before the signer's payload (replayed here on a bare Noise initiator from the same
+    // keys and the recorded message 2), the signer's static key, the rest of its payload.
+    const noise = await NoiseXX.initiator({
+      staticKey: dialerId.staticKey,
+      prologue: utf8('ferry/handshake/2'),
+      ephemeralKey: dialerEphemeral,
+    })
+    const unframed = (hex: string): Uint8Array => {
+      const r = new ByteReader(fromHex(hex))
+      return r.bytes(r.varint())
+    }
+    const offer = concat(Uint8Array.of(2, 2, 6), utf8('chat/2'), Uint8Array.of(6), utf8('chat/1'))
+    expect(toHex(await noise.writeMessage(offer))).toBe(toHex(unframed(VECTOR.messages[0]!)))
+    await noise.readMessage(unframed(VECTOR.messages[1]!))
+    const h2 = noise.payloadHash
+    let h3: Uint8Array = new Uint8Array(0)
+    await noise.writeMessage((h) => ((h3 = h), new Uint8Array(0)))
+    const acceptorStatement = concat(
+      h2,
+      acceptorId.staticKey.publicKey,
+      Uint8Array.of(6),
+      utf8('chat/2'),
+      Uint8Array.of(32),
+      certHash,
+    )
+    const dialerStatement = concat(h3, dialerId.staticKey.publicKey, Uint8Array.of(1))
+    expect(VECTOR.signed.acceptor.statement).toBe(toHex(acceptorStatement))
+    expect(VECTOR.signed.dialer.statement).toBe(toHex(dialerStatement))
+    // What the keys sign: "ferry sig v1" ‖ context length ‖ context ‖ statement.
+    const acceptorInput = concat(
+      utf8('ferry sig v1'),
+      Uint8Array.of(26),
+      utf8('ferry/handshake/2/acceptor'),
+      acceptorStatement,
+    )
+    expect(await _signRaw(acceptorId.secretKey, acceptorInput)).toEqual(
+      fromHex(VECTOR.signed.acceptor.signature),
+    )
+    const dialerInput = concat(
+      utf8('ferry sig v1'),
+      Uint8Array.of(24),
+      utf8('ferry/handshake/2/dialer'),
+      dialerStatement,
+    )
+    expect(await _signRaw(dialerId.secretKey, dialerInput)).toEqual(
+      fromHex(VECTOR.signed.dialer.signature),
+    )
   })
 })
 
-/** Regenerate only on a deliberate wire-format change (and bump the handshake version). */
+/**
+ * Handshake version 2. Regenerate only on a deliberate wire-format change (and bump the
+ * handshake version).
+ */
 const VECTOR = {
   messages: [
-    '307b0d47d93427f8311160781c7c733fd89f88970aef490d8aa0ee19a4cb8a1b14010206636861742f3206636861742f31',
-    '40e8ff2ee45601ec1b67310c7790404585ae697331eee1c1f8cf2419731c1fff3e6b2cd2b7e677cf335563c62b7430218e13457b9617ae068cb83bb09b6b98e9a52841b13b7a278dec0e40de42ae597c91ba2b483572ea222462961662fd202d4b8209b4d3e046b6d4cfe2dca6b04003d5a480b49dddbc89af785c9636b972668afb914d5e9544fa18bf86926b7be7cd69c6fa6e6f412ea06ec8c5438177a01cf746b3aa30094d15f94ba7af8daa45378c078e3804455eab0563e8c42bfa7349d6659afcafcd13fef6110391df27668482ce2350492e97bc63c0aa28345f5459688feaf9317f5bfb84b2',
-    '40a14b4304a1ce0fa0831c0d5086a53d113c80569e488157087563fafa69d1792d9a2b18e808ba7cc660d9d1eb4f457096e598e3a165ec61000816abb5798c85b81d0d8569a42ec48750d5eaf574061848d9c3fa8207d231346221441a73a0ffbb82b80f47c6babb4610cd9237beb6fc39f6f6c1a436c44fa949e63737ba6ffaedcb723657f03633e922cc10537d8ec3d990cc11402b1b156a121269279ca4fca54f1a',
+    '307b0d47d93427f8311160781c7c733fd89f88970aef490d8aa0ee19a4cb8a1b14020206636861742f3206636861742f31',
+    '40e8ff2ee45601ec1b67310c7790404585ae697331eee1c1f8cf2419731c1fff3e6b2cd2b7e677cf335563c62b7430218e13457b9617ae068cb83bb09b6b98e9a528dd30194fe595cdd8cef586138e2666a42b483572ea222462961662fd202d4b8209b4d3e046b6d4cfe2dca6b04003d5a40e0f5b667547ca73bbcfb598c336fe6ff8250ad88f0c9421beddb5463c6da4458087e34532869e2ff9c93b313f9b63b0c2945d0884b840860c7324906bce110b8e3804455eab0563e8c42bfa7349d6659afcafcd13fef6110391df27668482ce2350492e97bc63c00dbc6741ceb1517f501f3332a34e1376',
+    '40a14b4304a1ce0fa0831c0d5086a53d113c80569e488157087563fafa69d1792d9afdf8588c7b3d27e7e56b3a9398c7c8dc98e3a165ec61000816abb5798c85b81d0d8569a42ec48750d5eaf574061848d97000e019c4e95caf091f087c851998ea7f29fe09b532dc29966cde6b634a58fe5864cd5e73a838c1ed0ca515ee2d29facd519509189c77ced73a143309b8dc9bccf0fda0a63c6e434060664e85485bf21e',
   ],
-  handshakeHash: '88c7ec69793f34e9cb25ebc2a5d21de19ffe8478fd26b300579313d3e3fd28d2',
+  handshakeHash: '216519ca43275b6a2b699d2e29a7cec987a05a698ab27b204aac4f7ff03b6a8e',
+  /** Each side's statement (transcript hash ‖ static key ‖ rest of payload) and signature. */
+  signed: {
+    acceptor: {
+      statement:
+        'f7ceb0390d7ee6c4b13c3170fe729e1d70f8ceb91760c048d7d4350a8a29e29a0faa684ed28867b97f4a6a2dee5df8ce974e76b7018e3f22a1c4cf2678570f2006636861742f3220abababababababababababababababababababababababababababababababab',
+      signature:
+        'e9853cc68fcf199b6848f4d6d6c0ca62a7c97ffa73bca6fb70327de77e0655cfc9f27896ca15ffe7a7a5c0aff32798906e3bf276a25156d1f62f06fa841b4806',
+    },
+    dialer: {
+      statement:
+        'ac9ed502ebe59d10be26c3c080dc3ab276068097ad57d43fdc4df565ccbc21867b4e909bbe7ffe44c465a220037d608ee35897d31ef972f07f74892cb0f73f1301',
+      signature:
+        '5a04d302d67a513c5bae82213c2dd8be6f7e3e352e309f205ab761a7c108b2727d5a8aed3ee9988213b19f3259cfb72e490087aa868c30436551f8de2e6f5203',
+    },
+  },
 }

@@ -1,26 +1,35 @@
 /**
- * ferry's connection handshake: Noise XX on the connection's first bidirectional stream, whose
- * payloads carry each side's Ed25519 identity, a signature binding that identity to the Noise
- * static key (as libp2p's Noise does), the ALPN offer and choice, and the certificate hash the
- * acceptor serves. The wire format is in the package's PROTOCOL.md.
+ * ferry's connection handshake (version 2): Noise XX on the connection's first bidirectional
+ * stream, whose payloads carry each side's Ed25519 identity, the ALPN offer and choice, and the
+ * certificate hash the acceptor serves. Each identity signs the Noise transcript hash of this
+ * very handshake, as TLS 1.3's CertificateVerify does, together with its Noise static key and
+ * the rest of its payload: a signature is worth nothing in any other handshake, so no one who
+ * once got the identity key to sign something can reuse it. The wire format is in the
+ * package's PROTOCOL.md.
  *
  * ```
  * dialer                                            acceptor
  *   msg1  e                   [version, ALPN offer]        ->
- *   <-    msg2  e, ee, s, es  [identity, signature, ALPN, certificate hash]
- *   msg3  s, se               [identity, signature, flags] ->
+ *   <-    msg2  e, ee, s, es  [identity, sig(h2), ALPN, certificate hash]
+ *   msg3  s, se               [identity, sig(h3), flags]   ->
  * ```
+ *
+ * `h2` and `h3` are the handshake hash just before the payload of message 2 and 3, which the
+ * writer has in hand while it writes the payload: the signatures cost no round trip.
  */
 import { ByteReader, ByteWriter } from '../codec/varint.js'
 import { FramedReader, FramedWriter } from '../codec/framed.js'
 import { DecodeError, HandshakeError } from '../errors.js'
-import { PublicKey, type SecretKey } from '../identity.js'
-import { concat, equalBytes, toHex, utf8 } from '../internal/bytes.js'
+import { _signRaw, PublicKey, type SecretKey, signatureInput } from '../identity.js'
+import { equalBytes, utf8 } from '../internal/bytes.js'
 import type { BidiStream } from '../session.js'
 import { type DhKeyPair, generateDhKeyPair, NoiseXX } from './noise.js'
 
-/** The handshake version this code speaks (the first byte of message 1's payload). */
-export const handshakeVersion = 1
+/**
+ * The handshake version this code speaks (the first byte of message 1's payload). Version 1
+ * signed only the static key, once per process; it is refused with `UNSUPPORTED_VERSION`.
+ */
+export const handshakeVersion = 2
 
 /** Hard limits of the handshake; a peer beyond them fails with `MALFORMED`. */
 export const handshakeLimits = {
@@ -32,21 +41,28 @@ export const handshakeLimits = {
   maxAlpnBytes: 255,
 } as const
 
-const prologue = utf8('ferry/handshake/1')
-const signatureContext = {
-  dialer: utf8('ferry handshake v1: dialer static key '),
-  acceptor: utf8('ferry handshake v1: acceptor static key and certificate '),
-}
+const prologue = utf8(`ferry/handshake/${handshakeVersion}`)
+
+/** Which end of the handshake: the dialer is Noise's initiator, the acceptor its responder. */
+export type HandshakeRole = 'dialer' | 'acceptor'
+
+/**
+ * The signature context of each role (see `signatureInput` in identity.ts). They start with
+ * `ferry/`, which `SecretKey.sign` refuses, so no application can be made to sign one.
+ */
+export const handshakeSignatureContexts = {
+  dialer: `ferry/handshake/${handshakeVersion}/dialer`,
+  acceptor: `ferry/handshake/${handshakeVersion}/acceptor`,
+} as const satisfies Record<HandshakeRole, string>
+
 const sha256Bytes = 32
 const flagBound = 0x01
 
 /**
  * An endpoint's side of every handshake: its secret key and a Noise static key made for this
- * process, with the identity signatures over that static key made once and reused (they do not
- * depend on the peer, so signing costs nothing per connection).
+ * process. It signs once per handshake, over that handshake's transcript; no signature is kept.
  */
 export class LocalIdentity {
-  private readonly signatures = new Map<string, Promise<Uint8Array>>()
   private spareEphemeral: Promise<DhKeyPair> | undefined
 
   private constructor(
@@ -79,15 +95,14 @@ export class LocalIdentity {
     return this.secretKey.publicKey
   }
 
-  /** The signature that proves this identity holds the static key (and, as acceptor, serves `certHash`). */
-  signature(role: 'dialer' | 'acceptor', certHash?: Uint8Array): Promise<Uint8Array> {
-    const key = `${role}:${certHash ? toHex(certHash) : ''}`
-    let signature = this.signatures.get(key)
-    if (!signature) {
-      signature = this.secretKey.sign(signedBytes(role, this.staticKey.publicKey, certHash))
-      this.signatures.set(key, signature)
-    }
-    return signature
+  /**
+   * This identity's signature of its `statement` in one handshake (built by
+   * `acceptorStatement` or `dialerStatement`, and starting with that handshake's transcript
+   * hash), under the role's context in {@link handshakeSignatureContexts}. One per handshake:
+   * the transcript differs every time, so there is nothing to cache.
+   */
+  sign(role: HandshakeRole, statement: Uint8Array): Promise<Uint8Array> {
+    return _signRaw(this.secretKey, signatureInput(handshakeSignatureContexts[role], statement))
   }
 }
 
@@ -163,9 +178,14 @@ export async function dialHandshake(
     })
     await io.write(await noise.writeMessage(encodeOffer(options.alpns)))
     const answer = decodeAnswer(await noise.readMessage(await io.read()))
-    const remoteStatic = noise.remoteStaticKey!
-    const signed = signedBytes('acceptor', remoteStatic, answer.certHash)
-    if (!(await answer.identity.verify(signed, answer.signature))) {
+    const signed = acceptorStatement(
+      noise.payloadHash,
+      noise.remoteStaticKey!,
+      answer.alpn,
+      answer.certHash,
+    )
+    const context = handshakeSignatureContexts.acceptor
+    if (!(await answer.identity.verify(context, signed, answer.signature))) {
       throw new HandshakeError('BAD_SIGNATURE', 'the acceptor signature does not verify')
     }
     // Checked before message 3, so an impostor never learns who dialed it.
@@ -192,12 +212,12 @@ export async function dialHandshake(
       )
     }
     const bound = !options.encrypt && tlsCertHash !== undefined && answer.certHash !== undefined
-    const proof = encodeProof(
-      identity.id,
-      await identity.signature('dialer'),
-      bound ? flagBound : 0,
-    )
-    await io.write(await noise.writeMessage(proof))
+    const flags = bound ? flagBound : 0
+    const message3 = await noise.writeMessage(async (hash) => {
+      const statement = dialerStatement(hash, identity.staticKey.publicKey, flags)
+      return encodeProof(identity.id, await identity.sign('dialer', statement), flags)
+    })
+    await io.write(message3)
     io.finish()
     io.release()
     return result(noise, 'dialer', answer.identity, answer.alpn, bound)
@@ -239,12 +259,16 @@ export async function acceptHandshake(
         `the transport negotiated ${options.transportProtocol} but the handshake offer picks ${alpn}`,
       )
     }
-    const signature = await identity.signature('acceptor', certHash)
-    await io.write(await noise.writeMessage(encodeAnswer(identity.id, signature, alpn, certHash)))
+    const message2 = await noise.writeMessage(async (hash) => {
+      const statement = acceptorStatement(hash, identity.staticKey.publicKey, alpn, certHash)
+      return encodeAnswer(identity.id, await identity.sign('acceptor', statement), alpn, certHash)
+    })
+    await io.write(message2)
     io.finish()
     const proof = decodeProof(await noise.readMessage(await io.read()))
-    const signed = signedBytes('dialer', noise.remoteStaticKey!, undefined)
-    if (!(await proof.identity.verify(signed, proof.signature))) {
+    const signed = dialerStatement(noise.payloadHash, noise.remoteStaticKey!, proof.flags)
+    const context = handshakeSignatureContexts.dialer
+    if (!(await proof.identity.verify(context, signed, proof.signature))) {
       throw new HandshakeError('BAD_SIGNATURE', 'the dialer signature does not verify')
     }
     const bound = (proof.flags & flagBound) !== 0
@@ -281,13 +305,40 @@ function result(
   }
 }
 
-/** The bytes an identity signs: a context naming the role, the static key, the certificate hash. */
-function signedBytes(
-  role: 'dialer' | 'acceptor',
+/**
+ * What the acceptor signs in message 2: the handshake hash before that payload (both
+ * ephemerals, the offer, its encrypted static key), its Noise static key, and the rest of its
+ * answer, the ALPN and the certificate hash encoded as in the answer.
+ */
+function acceptorStatement(
+  handshakeHash: Uint8Array,
   staticKey: Uint8Array,
+  alpn: string,
   certHash: Uint8Array | undefined,
 ): Uint8Array {
-  return concat(signatureContext[role], staticKey, certHash ?? new Uint8Array(0))
+  const w = new ByteWriter()
+  w.bytes(handshakeHash)
+  w.bytes(staticKey)
+  w.string(alpn)
+  w.lengthPrefixed(certHash ?? new Uint8Array(0))
+  return w.finish()
+}
+
+/**
+ * What the dialer signs in message 3: the handshake hash before that payload (all of message 2,
+ * the acceptor's signature included, and its own encrypted static key), its Noise static key,
+ * and its flags.
+ */
+function dialerStatement(
+  handshakeHash: Uint8Array,
+  staticKey: Uint8Array,
+  flags: number,
+): Uint8Array {
+  const w = new ByteWriter()
+  w.bytes(handshakeHash)
+  w.bytes(staticKey)
+  w.u8(flags)
+  return w.finish()
 }
 
 function validateOffer(alpns: string[]): void {
@@ -315,7 +366,10 @@ function decodeOffer(payload: Uint8Array): string[] {
   return decodePayload(payload, (r) => {
     const version = r.u8()
     if (version !== handshakeVersion) {
-      throw new HandshakeError('UNSUPPORTED_VERSION', `handshake version ${version} is unknown`)
+      throw new HandshakeError(
+        'UNSUPPORTED_VERSION',
+        `the dialer speaks handshake version ${version}; this endpoint speaks version ${handshakeVersion}`,
+      )
     }
     const count = r.varint()
     if (count === 0 || count > handshakeLimits.maxAlpns) {
