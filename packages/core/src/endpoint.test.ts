@@ -3,6 +3,9 @@ import { CloseCode, type Connection } from './connection.js'
 import type { Endpoint } from './endpoint.js'
 import { ConnectError, ConnectionError, HandshakeError } from './errors.js'
 import { SecretKey } from './identity.js'
+import { encodeVarint } from './codec/varint.js'
+import { concat, utf8 } from './internal/bytes.js'
+import { dhKeyPairFromSecret, NoiseXX } from './secure/noise.js'
 import { MemoryNetwork } from './memory/network.js'
 import { MemoryTransport } from './memory/transport.js'
 import { TestEndpoint } from './testing/endpoint.js'
@@ -172,6 +175,60 @@ describe('Endpoint and Router over the in-memory network', () => {
     expect(closed.reason).toBe('TIMEOUT')
     expect(errors[0]).toMatchObject({ name: 'HandshakeError', code: 'TIMEOUT' })
     await server.close()
+  })
+
+  it('refuses a version-1 dialer with a close every version reads: HANDSHAKE_FAILED, UNSUPPORTED_VERSION', async () => {
+    const network = new MemoryNetwork({ seed: 17 })
+    const errors: unknown[] = []
+    const server = await TestEndpoint.create({
+      transport: new MemoryTransport(network),
+      alpns: ['chat/1'],
+      onError: (e) => errors.push(e),
+    })
+    // What a version-1 dialer sends on the first stream: message 1 with version byte 1.
+    const url = `memory://${new URL(server.addr().direct[0]!.url).hostname.split('.')[0]}`
+    const old = await network.dial(url, ['chat/1'])
+    const noise = await NoiseXX.initiator({
+      staticKey: await dhKeyPairFromSecret(new Uint8Array(32).fill(0x11)),
+      prologue: utf8('ferry/handshake/1'),
+    })
+    const message1 = await noise.writeMessage(concat(Uint8Array.of(1, 1, 6), utf8('chat/1')))
+    const stream = await old.createBidirectionalStream()
+    const writer = stream.writable.getWriter()
+    await writer.write(concat(encodeVarint(message1.length), message1))
+    const closed = await old.closed
+    expect(closed.closeCode).toBe(CloseCode.HANDSHAKE_FAILED)
+    expect(closed.reason).toBe('UNSUPPORTED_VERSION')
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toMatchObject({ name: 'HandshakeError', code: 'UNSUPPORTED_VERSION' })
+    expect((errors[0] as Error).message).toMatch(/version 1\b.*version 2/)
+    await server.close()
+  })
+
+  it('reports an acceptor that refuses its handshake version as UNSUPPORTED_VERSION', async () => {
+    const network = new MemoryNetwork({ seed: 19 })
+    // An acceptor of another version reads message 1's version byte and closes, as this one
+    // does (and as version 1 did).
+    const url = network.listen({
+      choose: (offer) => offer[0],
+      session(session) {
+        void (async () => {
+          const reader = session.incomingBidirectionalStreams.getReader()
+          const { value: stream } = await reader.read()
+          await stream?.readable.getReader().read()
+          session.close({ closeCode: CloseCode.HANDSHAKE_FAILED, reason: 'UNSUPPORTED_VERSION' })
+        })()
+      },
+    })
+    const client = await endpoint(network)
+    const id = (await SecretKey.generate()).publicKey
+    const direct = [{ url: `https://${new URL(url).host}.memory.invalid/`, certHashes: [] }]
+    const refused = await client.connect({ id, direct }, 'chat/1').catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(HandshakeError)
+    expect((refused as HandshakeError).code).toBe('UNSUPPORTED_VERSION')
+    expect((refused as HandshakeError).message).toContain('version 2')
+    expect(client.connections.size).toBe(0)
+    await client.close()
   })
 
   it('refuses connect after close, and with no address', async () => {

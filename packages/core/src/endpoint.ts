@@ -7,6 +7,7 @@ import {
   acceptHandshake,
   dialHandshake,
   type HandshakeResult,
+  handshakeVersion,
   type LocalIdentity,
 } from './secure/handshake.js'
 import type { Session } from './session.js'
@@ -271,10 +272,15 @@ export class Endpoint {
   ): Promise<Connection> {
     const { session } = dialed
     const { signal } = options
-    // Why the session closed, if it did: the acceptor refuses an ALPN by closing with a code.
+    // Why the session closed, if it did: the acceptor refuses an ALPN, or a handshake version,
+    // by closing with a code and reason.
     let closedWith: number | undefined
+    let closeReason: string | undefined
     void session.closed.then(
-      (info) => (closedWith = info.closeCode ?? 0),
+      (info) => {
+        closedWith = info.closeCode ?? 0
+        closeReason = info.reason
+      },
       () => (closedWith = CloseCode.LOST),
     )
     this.pendingSessions.add(session)
@@ -312,6 +318,17 @@ export class Endpoint {
       }
       session.close({ closeCode: CloseCode.HANDSHAKE_FAILED, reason: errorCode(e) })
       if (signal?.aborted) throw new ConnectError('ABORTED', 'connect was aborted', { cause: e })
+      // An acceptor that speaks another handshake version (an old one) refuses ours in the only
+      // way both versions share: closing with HANDSHAKE_FAILED and the reason's error code.
+      const versionRefused =
+        closedWith === CloseCode.HANDSHAKE_FAILED && closeReason === 'UNSUPPORTED_VERSION'
+      if (transportFailed && versionRefused) {
+        throw new HandshakeError(
+          'UNSUPPORTED_VERSION',
+          `${expectedId.short()} refused handshake version ${handshakeVersion}: it speaks another`,
+          { cause: e },
+        )
+      }
       if (e instanceof HandshakeError) throw e
       throw new ConnectError('TRANSPORT', 'the session failed during the handshake', { cause: e })
     } finally {
