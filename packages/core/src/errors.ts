@@ -83,6 +83,13 @@ export type RecordErrorCode =
   | 'KEY_EXHAUSTED'
   /** Bytes that no valid record, stream preamble or datagram contains, found before decrypting. */
   | 'MALFORMED'
+  /** A stream the peer opened whose open record did not authenticate in time. */
+  | 'TIMEOUT'
+  /**
+   * Too many at once: streams waiting for their open record, or datagrams that failed to
+   * authenticate on one connection (its integrity limit).
+   */
+  | 'TOO_MANY'
 
 /** End-to-end encryption refused a record. */
 export class RecordError extends FerryError<RecordErrorCode> {

@@ -7,7 +7,10 @@ import { RecordError } from '../errors.js'
 import { concat } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
 import type { BidiStream } from '../session.js'
+import { aead } from '#aead'
+import { nonce, openRecord, tagLength } from './record-format.js'
 import { RecordLayer, type RecordLayerOptions } from './record-layer.js'
+import { encodeIndex } from './stream-preamble.js'
 
 /** The dialer's send key (the acceptor's receive key). */
 export const dialerKey = new Prng(1).bytes(32)
@@ -72,15 +75,6 @@ export function transportPair(prng?: Prng, maxPiece = 1): [BidiStream, BidiStrea
 }
 
 export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  const reader = readable.getReader()
-  for (;;) {
-    const { value, done } = await reader.read()
-    if (done) return concat(...chunks)
-    chunks.push(value)
-  }
-}
-
 /** Writes `data` in seeded random pieces of up to `maxWrite` bytes, then closes. */
 export async function writeAll(
   writable: WritableStream<Uint8Array>,
@@ -174,7 +168,24 @@ export function expectRecordError(error: unknown, codes: RecordError['code'][]):
   expect(codes).toContain((error as RecordError).code)
 }
 
-/** Splits a uni stream's wire bytes (1-byte preamble) into the preamble and its records. */
+const dialerAead = aead.importKey(dialerKey)
+/** The open record the dialer writes on its stream `index` of `streamClass` (default 2, uni). */
+export async function openRecordFor(index: number, streamClass = 2): Promise<Uint8Array> {
+  const key = await dialerAead
+  const header = Uint8Array.of(openRecord, 0, 0, tagLength)
+  const tag = await key.seal(nonce(streamClass, index, 0), header, new Uint8Array(0))
+  return concat(header, tag)
+}
+
+/** A genuine opening (preamble and open record) of the dialer's uni stream `index`. */
+export async function openingFor(index: number): Promise<Uint8Array> {
+  return concat(encodeIndex(index), await openRecordFor(index))
+}
+
+/**
+ * Splits a uni stream's wire bytes (1-byte preamble) into the preamble and its records, the
+ * open record first.
+ */
 export function splitRecords(wire: Uint8Array): { preamble: Uint8Array; records: Uint8Array[] } {
   const records: Uint8Array[] = []
   let offset = 1

@@ -21,15 +21,18 @@
  * Both directions of a bidi stream use its class and index, each under its sender's key.
  * Stream indexes count up from 0 per class, chosen by the opener.
  *
- * Stream, opener's direction: a preamble, then records. The acceptor's direction of a bidi
- * stream: records only.
+ * Stream, opener's direction: a preamble, the open record, then records. The acceptor's
+ * direction of a bidi stream: records only.
  *
  *     preamble = stream index as a QUIC varint (RFC 9000 §16: 1, 2, 4 or 8 bytes, the top two
  *                bits of the first byte giving the length), shortest form only, < 2^24
  *     record   = type u8 | length u24 big-endian | ciphertext (length bytes)
  *
- *   The preamble is written the moment the stream is opened, before any data, so the acceptor
- *   learns the index (and can answer on a bidi stream) before the opener writes anything.
+ *   The preamble and the open record are written together, in one transport write, the
+ *   moment the stream is opened (no round trip), so the acceptor learns the index (and can
+ *   answer on a bidi stream) before the opener writes anything. The stream reaches the
+ *   acceptor's application, and its index counts as used, only once the open record has
+ *   authenticated: a preamble alone proves nothing (anyone on the path can write one).
  *   ciphertext = AES-256-GCM(plaintext), 16-byte tag included; additional data = the 4 header
  *   bytes; nonce = (class, index, counter), where counter starts at 0 for each stream and
  *   direction and counts every record. So a record that is dropped, duplicated, reordered, or
@@ -38,6 +41,9 @@
  *                 record.
  *   type 1, end:  empty plaintext (length 16). It authenticates the clean end of the direction;
  *                 the transport stream must end right after it.
+ *   type 2, open: empty plaintext (length 16), record counter 0: the first record of the
+ *                 opener's direction and nowhere else (the opener's data records count from
+ *                 1). It authenticates that the peer opened stream (class, index).
  *
  * Datagram:
  *
@@ -52,12 +58,18 @@
  * - A key seals at most 2^24 records, streams and datagrams together (one counter per key):
  *   within TLS 1.3's usage limit for AES-GCM (RFC 8446 §5.5). Beyond: KEY_EXHAUSTED.
  * - At most 2^24 streams per class (indexes 0 to 2^24 - 1). Beyond: KEY_EXHAUSTED.
- * - MALFORMED, found before decrypting: a non-minimal preamble or an index >= 2^24; a record
- *   type other than 0 or 1; a data record of length <= 16; an end record of length other
- *   than 16; bytes after the end record; a datagram under 24 bytes.
- * - AUTH_FAILED: a record or datagram that does not authenticate, or a datagram sequence no
- *   key may reach (>= 2^24).
- * - TRUNCATED: a stream that ends before its end record (or inside its preamble).
+ * - MALFORMED, found before decrypting: a non-minimal preamble or an index >= 2^24; a
+ *   preamble not followed by an open record header (2, 0, 0, 16); a record type other than 0
+ *   or 1 after it; a data record of length <= 16; an end record of length other than 16;
+ *   bytes after the end record; a datagram under 24 bytes.
+ * - AUTH_FAILED: a record (the open record included) or datagram that does not authenticate,
+ *   or a datagram sequence no key may reach (>= 2^24).
+ * - TRUNCATED: a stream that ends before its end record (or inside its preamble or open
+ *   record).
+ * - TIMEOUT: a stream the peer opened whose open record has not authenticated 10 s after the
+ *   stream arrived.
+ * - TOO_MANY: a stream the peer opened while 256 others wait for their open record (it is
+ *   refused at once, so waiting streams hold bounded memory).
  * - REPLAYED, streams: per class the acceptor keeps a 4096-wide sliding window over the
  *   highest index accepted, as DTLS does for records (RFC 6347 §4.1.2.6): an index accepted
  *   before, or 4096 or more below the highest, is REPLAYED; any higher index is accepted and
@@ -68,9 +80,15 @@
  *   authenticated, as in DTLS (RFC 6347 §4.1.2.6): a duplicate, or a sequence 128 or more
  *   below the highest, is REPLAYED; reordering within the window is accepted.
  *
- * A preamble is not authenticated until the stream's first record is, so an on-path attacker
- * can spend an index (the real stream then fails as REPLAYED); an attacker on the path can
- * reset streams anyway, so this gives it nothing new.
+ * Every failure above cancels the transport stream (and aborts its other direction) with the
+ * RecordError. A stream that fails before its open record authenticated never reaches the
+ * application and uses up no index: a forged preamble cannot take the place of a real stream,
+ * nor get an answer from the acceptor that could be spliced onto the real stream of its index.
+ * What a relay can still do is what it can do to any transport: drop, delay or cut streams
+ * (cut ones are TRUNCATED), and replay a genuine opening (preamble and open record) on a
+ * stream of its own, cut short: the acceptor then sees the opener's authentic stream end
+ * TRUNCATED, and the real one as REPLAYED. So an acceptor reads a request to its end before
+ * acting on it.
  */
 
 /**
@@ -96,6 +114,10 @@ export const sequenceLength = 8
 export const dataRecord = 0
 /** Record type of the end record. */
 export const endRecord = 1
+/** Record type of the open record, the first record of the opener's direction. */
+export const openRecord = 2
+/** Bytes of the open record on the wire: its header and the tag of its empty plaintext. */
+export const openRecordLength = headerLength + tagLength
 /** Nonce class of every datagram. */
 export const datagramClass = 4
 /** Per key, streams and datagrams together. */
@@ -113,7 +135,10 @@ export function nonce(nonceClass: number, index: number, counter: number): Uint8
   return iv
 }
 
-/** Why a record header is refused, or `undefined` if it is acceptable. */
+/**
+ * Why a record header after the open record is refused, or `undefined` if it is acceptable
+ * (the open record itself is parsed by the record layer, see `stream-opening.ts`).
+ */
 export function headerProblem(type: number, length: number): string | undefined {
   if (type === dataRecord) {
     return length > tagLength && length <= maxRecordPlaintext + tagLength
@@ -123,5 +148,6 @@ export function headerProblem(type: number, length: number): string | undefined 
   if (type === endRecord) {
     return length === tagLength ? undefined : `an end record of length ${length} (must be 16)`
   }
+  if (type === openRecord) return 'an open record after the start of the stream'
   return `unknown record type ${type}`
 }

@@ -13,7 +13,8 @@ import {
 } from './record-format.js'
 import { DatagramWindow, StreamIndexWindow } from './replay-window.js'
 import { SealingKey } from './sealing-key.js'
-import { encodeIndex, readPreamble } from './stream-preamble.js'
+import { encodeIndex } from './stream-preamble.js'
+import { readOpening, type Opening } from './stream-opening.js'
 import { StreamSealer } from './stream-sealer.js'
 import { StreamUnsealer } from './stream-unsealer.js'
 
@@ -26,11 +27,17 @@ export interface RecordLayerOptions {
   /** Whether we dialed (were the Noise initiator); it decides our streams' classes. */
   isDialer: boolean
   /**
-   * @internal Lower limits, for tests only: records per send key (default 2^24) and streams
-   * opened per class (default 2^24).
+   * @internal Other limits, for tests only: records per send key (default 2^24), streams
+   * opened per class (default 2^24), streams waiting for their open record (default 256),
+   * and how long one may wait (default 10 s).
    */
-  _limits?: { records?: number; streams?: number }
+  _limits?: { records?: number; streams?: number; pendingOpenings?: number; openingMs?: number }
 }
+
+/** Streams the peer opened that may wait for their open record at once. */
+const maxPendingOpenings = 256
+/** How long a stream the peer opened may take to authenticate its opening. */
+const openingTimeoutMs = 10_000
 
 /** Options for {@link RecordLayer.acceptedBidi} and {@link RecordLayer.acceptedUni}. */
 export interface AcceptOptions {
@@ -67,12 +74,16 @@ export class RecordLayer {
   ]
   private nextSequence = 0
   private readonly datagrams = new DatagramWindow()
+  /** Streams the peer opened whose opening has not authenticated yet. */
+  private pendingOpenings = 0
 
   private constructor(
     private readonly sealing: SealingKey,
     private readonly unsealing: AeadKey,
     private readonly isDialer: boolean,
     private readonly streamLimit: number,
+    private readonly pendingLimit: number,
+    private readonly openingMs: number,
   ) {}
 
   /**
@@ -102,12 +113,14 @@ export class RecordLayer {
       receive,
       isDialer,
       _limits?.streams ?? maxStreamsPerClass,
+      _limits?.pendingOpenings ?? maxPendingOpenings,
+      _limits?.openingMs ?? openingTimeoutMs,
     )
   }
 
   /**
-   * Wraps a bidi stream we opened: writes its preamble at once and returns the plaintext
-   * ends (the readable carries the peer's answer).
+   * Wraps a bidi stream we opened: writes its preamble and open record at once and returns
+   * the plaintext ends (the readable carries the peer's answer).
    *
    * @throws RecordError `KEY_EXHAUSTED` after 2^24 bidi streams; the transport stream is
    *   then cancelled and aborted.
@@ -116,14 +129,14 @@ export class RecordLayer {
     const streamClass: StreamClass = this.isDialer ? 0 : 1
     const index = this.claimIndex(streamClass, stream)
     return {
-      readable: this.unsealingReadable(stream.readable, streamClass, index, new Uint8Array(0)),
+      readable: this.unsealingReadable(stream.readable, streamClass, index, new Uint8Array(0), 0),
       writable: this.sealingWritable(stream.writable, streamClass, index, encodeIndex(index)),
     }
   }
 
   /**
-   * Wraps a uni stream we opened: writes its preamble at once and returns the plaintext
-   * writable.
+   * Wraps a uni stream we opened: writes its preamble and open record at once and returns the
+   * plaintext writable.
    *
    * @throws RecordError `KEY_EXHAUSTED` after 2^24 uni streams; the transport stream is then
    *   aborted.
@@ -135,26 +148,29 @@ export class RecordLayer {
   }
 
   /**
-   * Wraps a bidi stream the peer opened: reads its preamble first, then returns the plaintext
-   * ends (our writable carries no preamble).
+   * Wraps a bidi stream the peer opened: reads its preamble and open record, and returns the
+   * plaintext ends only once the open record has authenticated (our writable carries no
+   * preamble). Only then is the stream's index used up.
    *
-   * @throws RecordError `MALFORMED` (bad preamble), `TRUNCATED` (the stream ended inside it),
-   *   `REPLAYED` (an index accepted before, or behind the window); the
-   *   transport stream is then cancelled and aborted with the error. An error of the
-   *   transport readable, or the signal's reason, is passed on as it is.
+   * @throws RecordError `MALFORMED` (bad preamble, no open record), `TRUNCATED` (the stream
+   *   ended inside its opening), `AUTH_FAILED` (the open record does not authenticate),
+   *   `REPLAYED` (an index accepted before, or behind the window), `TIMEOUT` (no authentic
+   *   opening within 10 s) or `TOO_MANY` (256 streams wait for theirs already); the transport
+   *   stream is then cancelled and aborted with the error. An error of the transport
+   *   readable, or the signal's reason, is passed on as it is.
    */
   async acceptedBidi(stream: BidiStream, options: AcceptOptions = {}): Promise<BidiStream> {
     const streamClass: StreamClass = this.isDialer ? 1 : 0
-    const { index, rest } = await this.acceptPreamble(stream, streamClass, options.signal)
+    const { index, rest } = await this.acceptOpening(stream, streamClass, options.signal)
     return {
-      readable: this.unsealingReadable(stream.readable, streamClass, index, rest),
+      readable: this.unsealingReadable(stream.readable, streamClass, index, rest, 1),
       writable: this.sealingWritable(stream.writable, streamClass, index, undefined),
     }
   }
 
   /**
-   * Wraps a uni stream the peer opened: reads its preamble first, then returns the plaintext
-   * readable.
+   * Wraps a uni stream the peer opened: reads its preamble and open record, and returns the
+   * plaintext readable once the open record has authenticated.
    *
    * @throws RecordError as {@link RecordLayer.acceptedBidi}; the transport stream is then
    *   cancelled with the error.
@@ -164,8 +180,8 @@ export class RecordLayer {
     options: AcceptOptions = {},
   ): Promise<ReadableStream<Uint8Array>> {
     const streamClass: StreamClass = this.isDialer ? 3 : 2
-    const { index, rest } = await this.acceptPreamble({ readable }, streamClass, options.signal)
-    return this.unsealingReadable(readable, streamClass, index, rest)
+    const { index, rest } = await this.acceptOpening({ readable }, streamClass, options.signal)
+    return this.unsealingReadable(readable, streamClass, index, rest, 1)
   }
 
   /**
@@ -239,26 +255,57 @@ export class RecordLayer {
     return index
   }
 
-  private async acceptPreamble(
+  /**
+   * Reads and authenticates a stream's opening, within the time limit and the cap on streams
+   * waiting for theirs; marks its index used only then.
+   */
+  private async acceptOpening(
     stream: Partial<BidiStream> & { readable: ReadableStream<Uint8Array> },
     streamClass: StreamClass,
     signal: AbortSignal | undefined,
-  ): Promise<{ index: number; rest: Uint8Array }> {
+  ): Promise<Opening> {
+    if (this.pendingOpenings >= this.pendingLimit) {
+      const error = new RecordError(
+        'TOO_MANY',
+        `${this.pendingLimit} streams already wait for their open record`,
+      )
+      abandon(stream, error)
+      throw error
+    }
+    this.pendingOpenings++
+    const stop = new AbortController()
+    const onAbort = (): void => stop.abort(signal?.reason)
+    if (signal?.aborted) onAbort()
+    else signal?.addEventListener('abort', onAbort, { once: true })
+    const timer = setTimeout(() => {
+      const ms = this.openingMs
+      stop.abort(new RecordError('TIMEOUT', `no authentic stream opening within ${ms} ms`))
+    }, this.openingMs)
+    let opening: Opening | undefined
     try {
-      const preamble = await readPreamble(stream.readable, signal)
+      opening = await readOpening(stream.readable, stop.signal)
+      const { index, header, tag } = opening
+      const window = this.accepted[streamClass]!
+      window.check(index)
       try {
-        const window = this.accepted[streamClass]!
-        window.check(preamble.index)
-        window.mark(preamble.index)
-      } catch (error) {
-        stream.readable.cancel(error).catch(() => undefined)
-        throw error
+        await this.unsealing.unseal(nonce(streamClass, index, 0), header, tag)
+      } catch (cause) {
+        const message = `the open record of stream ${index} did not authenticate`
+        throw new RecordError('AUTH_FAILED', message, { cause })
       }
-      return preamble
+      // Two copies of one opening may both have passed the first check while unsealing.
+      window.check(index)
+      window.mark(index)
+      return opening
     } catch (error) {
-      // readPreamble cancelled the readable already.
+      // readOpening cancelled the readable already if it failed; otherwise cancel it here.
+      if (opening) stream.readable.cancel(error).catch(() => undefined)
       stream.writable?.abort(error).catch(() => undefined)
       throw error
+    } finally {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      this.pendingOpenings--
     }
   }
 
@@ -268,8 +315,13 @@ export class RecordLayer {
     index: number,
     preamble: Uint8Array | undefined,
   ): WritableStream<Uint8Array> {
-    const sealer = new StreamSealer(writable.getWriter(), this.sealing, streamClass, index)
-    if (preamble) sealer.preamble(preamble)
+    const sealer = new StreamSealer(
+      writable.getWriter(),
+      this.sealing,
+      streamClass,
+      index,
+      preamble,
+    )
     return new WritableStream(sealer)
   }
 
@@ -278,8 +330,9 @@ export class RecordLayer {
     streamClass: StreamClass,
     index: number,
     initial: Uint8Array,
+    firstCounter: number,
   ): ReadableStream<Uint8Array> {
-    const unsealer = new StreamUnsealer(this.unsealing, streamClass, index, initial)
+    const unsealer = new StreamUnsealer(this.unsealing, streamClass, index, initial, firstCounter)
     return readable.pipeThrough(
       new TransformStream(unsealer, { highWaterMark: 1 }, { highWaterMark: 1 }),
     )

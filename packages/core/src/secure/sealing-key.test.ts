@@ -10,10 +10,11 @@ import {
 
 describe('SealingKey', () => {
   it('stops sealing after the record budget of a key, streams and datagrams together', async () => {
-    const { dialer, acceptor } = await layers({ records: 4 })
+    const { dialer, acceptor } = await layers({ records: 5 })
     await dialer.sealDatagram(utf8('1'))
     await dialer.sealDatagram(utf8('2'))
-    const chunks = await recordUni(dialer, [utf8('3')]) // a data record and the end record
+    // The open record, a data record and the end record.
+    const chunks = await recordUni(dialer, [utf8('3')])
     expect((await acceptAndRead(acceptor, chunks)).data).toEqual(utf8('3'))
     await expect(dialer.sealDatagram(utf8('5'))).rejects.toMatchObject({ code: 'KEY_EXHAUSTED' })
 

@@ -46,6 +46,7 @@ describe('StreamSealer', () => {
     const { preamble, records } = splitRecords(concat(...chunks))
     expect(toHex(preamble)).toBe('00')
     expect(records.map((r) => toHex(r.subarray(0, 4)))).toEqual([
+      '02000010',
       '00010010',
       '00010010',
       '00010010',
@@ -56,12 +57,13 @@ describe('StreamSealer', () => {
     expect(toHex(got ?? new Uint8Array())).toBe(toHex(data))
   })
 
-  it('carries an empty stream as a preamble and an end record', async () => {
+  it('carries an empty stream as a preamble, an open record and an end record', async () => {
     const { dialer, acceptor } = await layers()
     const chunks = await recordUni(dialer, [])
     const wire = concat(...chunks)
-    expect(wire.length).toBe(1 + 4 + 16)
-    expect(toHex(wire.subarray(0, 5))).toBe('0001000010')
+    expect(wire.length).toBe(1 + 20 + 20)
+    expect(toHex(wire.subarray(0, 5))).toBe('0002000010')
+    expect(toHex(wire.subarray(21, 25))).toBe('01000010')
     const result = await acceptAndRead(acceptor, chunks)
     expect(result.error).toBeUndefined()
     expect(result.data?.length).toBe(0)
@@ -69,7 +71,8 @@ describe('StreamSealer', () => {
 
   it('keeps backpressure end to end', async () => {
     const { dialer } = await layers()
-    const total = 1 + 10 + 1 // the preamble, 10 data records, the end record
+    // The preamble with the open record (one chunk), 10 data records, the end record.
+    const total = 1 + 10 + 1
     const arrivals: Uint8Array[] = []
     let pushed = 0
     // The most chunks ever queued in the transport and not yet taken by its sink, measured on
@@ -116,7 +119,7 @@ describe('StreamSealer', () => {
     await written
     await writer.close()
 
-    // While the preamble sat in the transport, the sealer sealed nothing and waited.
+    // While the opening sat in the transport, the sealer sealed nothing and waited.
     expect(pushedAtFirstWait).toBe(1)
     // Nothing is sealed while the transport's writer is not ready: no more than the sealing
     // window (4) ever queued in the transport.
@@ -127,7 +130,7 @@ describe('StreamSealer', () => {
     expect(await ready).toBeGreaterThanOrEqual(11 - 4)
     expect(arrivals.length).toBe(total)
     const wire = concat(...arrivals)
-    expect(wire.length).toBe(1 + 10 * (4 + 65536 + 16) + 4 + 16)
+    expect(wire.length).toBe(1 + 20 + 10 * (4 + 65536 + 16) + 4 + 16)
   })
 
   it('closes the transport after the end record, and passes aborts through', async () => {
@@ -144,7 +147,8 @@ describe('StreamSealer', () => {
     const writer = dialer.openedUni(closed).getWriter()
     await writer.write(utf8('abc'))
     await writer.close()
-    expect(events).toEqual(['write 1', 'write 23', 'write 20', 'close'])
+    // The preamble and the open record go out in one write.
+    expect(events).toEqual(['write 21', 'write 23', 'write 20', 'close'])
 
     // An abort reaches the transport even while a write waits on its backpressure.
     const aborted = deferred<unknown>()

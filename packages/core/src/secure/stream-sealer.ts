@@ -5,10 +5,12 @@ import {
   headerLength,
   maxRecordPlaintext,
   nonce,
+  openRecord,
   tagLength,
   type StreamClass,
 } from './record-format.js'
 import type { SealingKey } from './sealing-key.js'
+import { concat } from '../internal/bytes.js'
 
 /**
  * The sink behind a plaintext writable: splits writes into records, seals up to
@@ -30,10 +32,23 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
     private readonly sealing: SealingKey,
     private readonly streamClass: StreamClass,
     private readonly index: number,
+    /**
+     * The stream's preamble, on a stream we opened: it goes out with the open record, in one
+     * transport write, as the stream starts. `undefined` on the acceptor's direction.
+     */
+    private readonly preamble: Uint8Array | undefined,
   ) {}
 
   start(controller: WritableStreamDefaultController): void {
     this.controller = controller
+    if (this.preamble) {
+      // Sealed at once, so the open record takes counter 0 before any write is sealed.
+      try {
+        this.sealNow(openRecord, new Uint8Array(0), this.preamble)
+      } catch (error) {
+        this.fail(error)
+      }
+    }
     // An abort must reach the transport even while a write waits on the transport's
     // backpressure (the stream would otherwise hold the abort until that write settles). The
     // outcome is reported by abort() below, which returns the same abort. (Engines without
@@ -71,11 +86,6 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
     return this.writer.abort(reason)
   }
 
-  /** Writes the preamble now (the transport queues it; the writer is always ready at first). */
-  preamble(bytes: Uint8Array): void {
-    this.writer.write(bytes).catch((error: unknown) => this.fail(error))
-  }
-
   private async seal(type: number, plaintext: Uint8Array): Promise<void> {
     for (;;) {
       this.rethrow()
@@ -84,6 +94,11 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
       await this.inFlight[0]
     }
     this.rethrow()
+    this.sealNow(type, plaintext, undefined)
+  }
+
+  /** Seals one record now and queues its transport write, after `prefix` if given. */
+  private sealNow(type: number, plaintext: Uint8Array, prefix: Uint8Array | undefined): void {
     this.sealing.claim()
     const length = plaintext.length + tagLength
     const header = Uint8Array.of(type, length >> 16, (length >> 8) & 0xff, length & 0xff)
@@ -100,10 +115,13 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
       .then((outcome) => {
         if (!outcome.ok) throw outcome.error
         if (this.failure) return
-        // The AEAD left room for the header: the transport gets one chunk per record.
+        // The AEAD left room for the header: the transport gets one chunk per record (the
+        // open record and the preamble before it share one).
         const record = outcome.value
         record.set(header)
-        this.writer.write(record).catch((error: unknown) => this.fail(error))
+        this.writer
+          .write(prefix ? concat(prefix, record) : record)
+          .catch((error: unknown) => this.fail(error))
       })
       .catch((error: unknown) => void this.fail(error))
       .finally(() => void this.inFlight.shift())

@@ -9,6 +9,8 @@ import {
   expectRecordError,
   layers,
   readAll,
+  openingFor,
+  openRecordFor,
   recordUni,
   sink,
   source,
@@ -86,7 +88,8 @@ describe('StreamUnsealer: tampering', () => {
     const wire = await recorded()
     const { preamble, records } = splitRecords(wire)
     const tampered = records.map((r) => r.slice())
-    tampered[1]![10]! ^= 0x80
+    // records[0] is the open record, records[1] the first data record.
+    tampered[2]![10]! ^= 0x80
     const result = await acceptAndRead(await acceptorLayer(), [preamble, ...tampered])
     expectRecordError(result.error, ['AUTH_FAILED'])
     expect(result.delivered).toEqual(utf8('a'.repeat(40)))
@@ -104,12 +107,20 @@ describe('StreamUnsealer: tampering', () => {
     const { dialer, acceptor } = await layers()
     const wire = concat(...(await recordUni(dialer, [utf8('zero'), utf8('one'), utf8('two')])))
     const { preamble, records } = splitRecords(wire)
-    const [r0, r1, r2, end] = records as [Uint8Array, Uint8Array, Uint8Array, Uint8Array]
+    const [open, r0, r1, r2, end] = records as [
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+      Uint8Array,
+    ]
     // Stream 1 of the same sender, and the answer direction of a bidi stream (other key).
     const other = splitRecords(concat(...(await recordUni(dialer, [utf8('zero')])))).records
     const answer = sink()
+    // The opening of the dialer's bidi stream 0 (class 0), to get an answer record.
+    const bidiOpening = concat(Uint8Array.of(0), await openRecordFor(0, 0))
     const accepted = await acceptor.acceptedBidi({
-      readable: source([preamble], 'hang').readable,
+      readable: source([bidiOpening], 'hang').readable,
       writable: answer.writable,
     })
     const answerWriter = accepted.writable.getWriter()
@@ -122,13 +133,14 @@ describe('StreamUnsealer: tampering', () => {
       ['duplicate', [r0, r1, r1, r2, end], 'AUTH_FAILED'],
       ['swap', [r1, r0, r2, end], 'AUTH_FAILED'],
       ['drop the end record', [r0, r1, r2], 'TRUNCATED'],
-      ['a record of another stream', [other[0]!, r1, r2, end], 'AUTH_FAILED'],
+      ['a record of another stream', [other[1]!, r1, r2, end], 'AUTH_FAILED'],
+      ['the open record again', [open, r1, r2, end], 'MALFORMED'],
       ['a record of the other direction', [answerRecord, r1, r2, end], 'AUTH_FAILED'],
       ['the end record early', [r0, end], 'AUTH_FAILED'],
       ['bytes after the end record', [r0, r1, r2, end, r2], 'MALFORMED'],
     ]
     for (const [name, parts, code] of cases) {
-      const result = await acceptAndRead(await acceptorLayer(), [concat(preamble, ...parts)])
+      const result = await acceptAndRead(await acceptorLayer(), [concat(preamble, open, ...parts)])
       expect({ name, code: (result.error as RecordError | undefined)?.code }).toEqual({
         name,
         code,
@@ -151,7 +163,8 @@ describe('StreamUnsealer: tampering', () => {
   it('refuses bad record headers before decrypting', async () => {
     const tag = new Uint8Array(16)
     const cases: [string, Uint8Array][] = [
-      ['type 2', concat(Uint8Array.of(2, 0, 0, 17), new Uint8Array(17))],
+      ['type 2 (an open record after the start)', concat(Uint8Array.of(2, 0, 0, 16), tag)],
+      ['type 3', concat(Uint8Array.of(3, 0, 0, 17), new Uint8Array(17))],
       ['type 255', concat(Uint8Array.of(255, 0, 0, 17), new Uint8Array(17))],
       ['empty data record', concat(Uint8Array.of(0, 0, 0, 16), tag)],
       ['length below the tag', concat(Uint8Array.of(0, 0, 0, 15), new Uint8Array(15))],
@@ -160,7 +173,8 @@ describe('StreamUnsealer: tampering', () => {
       ['short end record', concat(Uint8Array.of(1, 0, 0, 0))],
     ]
     for (const [name, bytes] of cases) {
-      const result = await acceptAndRead(await acceptorLayer(), [concat(Uint8Array.of(0), bytes)])
+      const opening = await openingFor(0)
+      const result = await acceptAndRead(await acceptorLayer(), [concat(opening, bytes)])
       expect({ name, code: (result.error as RecordError | undefined)?.code }).toEqual({
         name,
         code: 'MALFORMED',
@@ -174,9 +188,14 @@ describe('StreamUnsealer: tampering', () => {
     const codes = new Set<string>()
     for (let round = 0; round < 400; round++) {
       let garbage = prng.bytes(prng.int(300))
-      // Some rounds start like a real stream: a small index and a plausible header.
-      if (prng.int(2) === 0) {
-        garbage = concat(Uint8Array.of(prng.int(64), prng.int(2), 0, 0, 17 + prng.int(40)), garbage)
+      // Some rounds start like a real stream: a small index and a plausible open record
+      // header, or a genuine opening (of an index maybe used already) and a plausible header.
+      const start = prng.int(3)
+      if (start === 1) garbage = concat(Uint8Array.of(prng.int(64), 2, 0, 0, 16), garbage)
+      if (start === 2) {
+        const header = Uint8Array.of(prng.int(2), 0, 0, 17 + prng.int(40))
+        const index = prng.int(8)
+        garbage = concat(Uint8Array.of(index), await openRecordFor(index, 0), header, garbage)
       }
       const chunks: Uint8Array[] = []
       for (let offset = 0; offset < garbage.length;) {

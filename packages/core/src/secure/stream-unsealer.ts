@@ -12,7 +12,6 @@ import { endRecord, headerLength, headerProblem, nonce, type StreamClass } from 
  */
 export class StreamUnsealer implements Transformer<Uint8Array, Uint8Array> {
   private controller!: TransformStreamDefaultController<Uint8Array>
-  private counter = 0
   private readonly header = new Uint8Array(headerLength)
   private headerFill = 0
   /** A ciphertext that spans chunks, being assembled. */
@@ -31,8 +30,10 @@ export class StreamUnsealer implements Transformer<Uint8Array, Uint8Array> {
     private readonly key: AeadKey,
     private readonly streamClass: StreamClass,
     private readonly index: number,
-    /** Bytes that arrived with the preamble. */
+    /** Bytes that arrived with the opening. */
     private readonly initial: Uint8Array,
+    /** The first record's counter: 1 on the opener's direction, after its open record. */
+    private counter: number,
   ) {}
 
   start(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> | undefined {

@@ -1,0 +1,208 @@
+/**
+ * Encrypted connections against an active attacker in the relay's position (the
+ * {@link Adversary} harness), over the in-memory network.
+ */
+import { describe, expect, it } from 'vitest'
+import type { Connection } from '../connection.js'
+import { Prng } from '../internal/prng.js'
+import { MemoryNetwork } from '../memory/network.js'
+import { MemoryTransport } from '../memory/transport.js'
+import type { BidiStream } from '../session.js'
+import { TestEndpoint } from './endpoint.js'
+import {
+  Adversary,
+  dropStream,
+  duplicateStream,
+  forgedReadable,
+  recorder,
+  spliceStreams,
+} from './adversary.js'
+
+const encoder = new TextEncoder()
+const alpn = 'ask/1'
+
+async function readText(readable: ReadableStream<Uint8Array>): Promise<string> {
+  const decoder = new TextDecoder()
+  let text = ''
+  for await (const chunk of readable) text += decoder.decode(chunk, { stream: true })
+  return text + decoder.decode()
+}
+
+async function writeText(writable: WritableStream<Uint8Array>, text: string): Promise<void> {
+  const writer = writable.getWriter()
+  await writer.write(encoder.encode(text))
+  await writer.close()
+}
+
+/** The typed errors an application may see when the path misbehaves. */
+function typed(error: unknown): string {
+  const name = (error as Error | undefined)?.name
+  const code = (error as { code?: string } | undefined)?.code
+  expect(['RecordError', 'WebTransportError', 'ConnectionError']).toContain(name)
+  return code ?? name!
+}
+
+/**
+ * A server behind the adversary that answers each bidi stream with `echo:` and the request,
+ * or `error:` and the code when reading the request failed; it records what it read.
+ */
+async function setup(seed: number): Promise<{
+  adversary: Adversary
+  conn: Connection
+  seen: string[]
+}> {
+  const network = new MemoryNetwork({ seed })
+  const adversary = new Adversary(new Prng(seed))
+  const server = await TestEndpoint.create({
+    transport: adversary.transport(new MemoryTransport(network)),
+    alpns: [alpn],
+  })
+  const client = await TestEndpoint.create({ transport: new MemoryTransport(network) })
+  const seen: string[] = []
+  const unsent: unknown[] = []
+  void (async () => {
+    for await (const accepted of server.incoming()) {
+      void (async () => {
+        for await (const s of accepted.bidiStreams()) {
+          void readText(s.readable)
+            .then(
+              (text) => {
+                seen.push(text)
+                return writeText(s.writable, `echo:${text}`)
+              },
+              (error: unknown) => writeText(s.writable, `error:${typed(error)}`),
+            )
+            // An answer that cannot go out (the adversary reset the stream) is no failure here.
+            .catch((error: unknown) => unsent.push(error))
+        }
+      })()
+    }
+  })()
+  const conn = await client.connect(server.addr(), alpn)
+  expect(conn.encrypted).toBe(true)
+  return { adversary, conn, seen }
+}
+
+async function ask(conn: Connection, text: string): Promise<string> {
+  const s = await conn.openBi()
+  const [, answer] = await Promise.all([writeText(s.writable, text), readText(s.readable)])
+  return answer
+}
+
+describe('an adversary in the relay position', () => {
+  it('cannot inject a stream: a forged preamble never reaches the application, nor gets an answer to splice', async () => {
+    const { adversary, conn, seen } = await setup(1)
+    let held!: (stream: BidiStream) => void
+    const real = new Promise<BidiStream>((resolve) => (held = resolve))
+    adversary.onBidi = (stream) => held(stream)
+    const attack = (async () => {
+      const genuine = await real
+      // Stream 0 of the dialer, as the relay writes it: the preamble `0`, then FIN.
+      const fake = recorder()
+      adversary.injectBidi({
+        readable: forgedReadable([Uint8Array.of(0)]),
+        writable: fake.writable,
+      })
+      const { bytes } = await fake.done
+      if (bytes.length > 0) {
+        // The acceptor answered the forgery: splice that answer onto the dialer's real stream
+        // 0, and hand the real request in on its own.
+        const writer = genuine.writable.getWriter()
+        await writer.write(bytes)
+        await writer.close()
+        adversary.injectBidi({ readable: genuine.readable, writable: recorder().writable })
+      } else {
+        adversary.injectBidi(genuine)
+      }
+      return bytes.length
+    })()
+    expect(await ask(conn, 'the real request')).toBe('echo:the real request')
+    expect(await attack).toBe(0)
+    expect(seen).toEqual(['the real request'])
+    const stats = await conn.stats()
+    expect(stats.streamsOpened).toBe(1)
+  })
+
+  it('cannot break a stream class by dropping one stream', async () => {
+    const { adversary, conn, seen } = await setup(2)
+    let dropped = false
+    adversary.onBidi = (stream, deliver) => {
+      if (dropped) return deliver(stream)
+      dropped = true
+      dropStream(stream)
+    }
+    await expect(ask(conn, 'lost')).rejects.toMatchObject({ name: 'WebTransportError' })
+    // Far more than the window (4096) after the gap: every later stream still works.
+    for (let batch = 0; batch < 45; batch++) {
+      const texts = Array.from({ length: 100 }, (_, i) => `q${batch}.${i}`)
+      const answers = await Promise.all(texts.map((t) => ask(conn, t)))
+      expect(answers).toEqual(texts.map((t) => `echo:${t}`))
+    }
+    expect(seen.length).toBe(4500)
+  }, 120_000)
+
+  it('lets the application see only authentic data or typed errors, under seeded mixed attacks', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const { adversary, conn, seen } = await setup(seed)
+      const prng = adversary.prng
+      const count = 40
+      const delayed: BidiStream[] = []
+      let arrived = 0
+      let spliceWith: BidiStream | undefined
+      const actions = new Map<string, number>()
+      adversary.onBidi = (stream, deliver) => {
+        arrived++
+        const action = ['pass', 'drop', 'duplicate', 'delay', 'splice', 'inject'][prng.int(6)]!
+        actions.set(action, (actions.get(action) ?? 0) + 1)
+        if (action === 'pass') deliver(stream)
+        else if (action === 'drop') dropStream(stream)
+        else if (action === 'duplicate') {
+          const [a, b] = duplicateStream(stream)
+          for (const copy of prng.int(2) === 0 ? [a, b] : [b, a]) deliver(copy)
+        } else if (action === 'delay') delayed.push(stream)
+        else if (action === 'splice') {
+          if (spliceWith) {
+            deliver(spliceStreams(stream, spliceWith))
+            deliver(spliceStreams(spliceWith, stream))
+            spliceWith = undefined
+          } else spliceWith = stream
+        } else {
+          // Garbage, or a genuine-looking preamble with a forged open record, then the real one.
+          const forged =
+            prng.int(2) === 0
+              ? prng.bytes(1 + prng.int(40))
+              : Uint8Array.of(prng.int(count), 2, 0, 0, 16, ...prng.bytes(16))
+          const end = (['fin', 'reset', 'hang'] as const)[prng.int(3)]!
+          adversary.injectBidi({
+            readable: forgedReadable([forged], end),
+            writable: recorder().writable,
+          })
+          deliver(stream)
+        }
+        // Delayed streams come back out of order, some time later.
+        while (delayed.length > 0 && (prng.int(3) === 0 || arrived === count)) {
+          deliver(delayed.splice(prng.int(delayed.length), 1)[0]!)
+        }
+        if (arrived === count && spliceWith) deliver(spliceWith)
+      }
+      const texts = Array.from({ length: count }, (_, i) => `request ${i} of seed ${seed}`)
+      const outcomes = await Promise.all(
+        texts.map((t) =>
+          ask(conn, t).then(
+            (answer) => ({ answer }),
+            (error: unknown) => ({ error: typed(error) }),
+          ),
+        ),
+      )
+      outcomes.forEach((outcome, i) => {
+        if ('answer' in outcome) expect(outcome.answer).toBe(`echo:${texts[i]}`)
+      })
+      // The server read only requests the client sent, each at most once.
+      for (const text of seen) expect(texts).toContain(text)
+      expect(new Set(seen).size).toBe(seen.length)
+      // Some streams got through, and some attacks were made.
+      expect(outcomes.some((o) => 'answer' in o)).toBe(true)
+      expect(actions.size).toBeGreaterThan(3)
+    }
+  }, 60_000)
+})
