@@ -17,6 +17,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { chromium, type Browser, type Page } from '@playwright/test'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
+import { readText, writeText } from '@ferry/core/testing'
 import {
   WebTransportServer,
   createCertificate,
@@ -80,19 +81,6 @@ const serverErrors: unknown[] = []
 const reportServerError = (e: unknown): void => void serverErrors.push(e)
 
 // ---- WebTransport server ----
-
-async function readText(readable: ReadableStream<Uint8Array>): Promise<string> {
-  const decoder = new TextDecoder()
-  let text = ''
-  for await (const bytes of readable) text += decoder.decode(bytes, { stream: true })
-  return text + decoder.decode()
-}
-
-async function writeText(writable: WritableStream<Uint8Array>, text: string): Promise<void> {
-  const writer = writable.getWriter()
-  await writer.write(new TextEncoder().encode(text))
-  await writer.close()
-}
 
 /** Counts what the page uploads on the stream and answers with the count. */
 async function sink({ readable, writable }: WebTransportBidirectionalStream): Promise<void> {

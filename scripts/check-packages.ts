@@ -1,9 +1,9 @@
 /**
  * Checks what each published package would ship, from its packed tarball: `publint` (the
  * package.json against the files), `@arethetypeswrong/cli` (its types resolve for ESM
- * consumers under Node 16+ and bundlers), no test files or build state in the tarball, and no
- * `node:` import in the browser bundles. Prints each package's packed size and file count.
- * Exits 1 on any problem.
+ * consumers under Node 16+ and bundlers), no tests, test fixtures or build state in the
+ * tarball, and no `node:` import in the browser bundles. Prints each package's packed size and
+ * file count. Exits 1 on any problem.
  *
  * Run as `pnpm run check:packages` after `pnpm run build`.
  */
@@ -47,7 +47,7 @@ try {
     })
     if (attw.status !== 0) problems.push(`${pkg.name}: attw:\n${attw.stdout}${attw.stderr}`)
 
-    const unwanted = files.filter((f) => /\.test\.|\.tsbuildinfo$/.test(f))
+    const unwanted = files.filter((f) => /\.test\.|-fixtures\.|\.tsbuildinfo$/.test(f))
     if (unwanted.length > 0) problems.push(`${pkg.name}: ships ${unwanted.join(', ')}`)
   }
 

@@ -4,7 +4,7 @@ import { base32Encode } from './codec/base32.js'
 import { fromHex, toHex, utf8 } from './internal/bytes.js'
 import { Prng } from './internal/prng.js'
 import * as identity from './identity.js'
-import { decodeError } from './internal/testing.js'
+import { decodeError } from './errors-fixtures.js'
 
 type IdentityModule = typeof identity
 

@@ -5,6 +5,8 @@
  * whose chunks a test can rewrite, and text in and out of streams.
  * @module
  */
+import { concat } from './internal/bytes.js'
+
 export { TestEndpoint, type TestEndpointOptions } from './testing/endpoint.js'
 export { MemoryNetwork } from './memory/network.js'
 export type { MemoryListener, MemoryNetworkOptions } from './memory/network.js'
@@ -35,7 +37,24 @@ export async function readText(readable: ReadableStream<Uint8Array>): Promise<st
 
 /** Writes `text` as UTF-8 and closes the stream. */
 export async function writeText(writable: WritableStream<Uint8Array>, text: string): Promise<void> {
+  await writeBytes(writable, encoder.encode(text))
+}
+
+/** Reads a byte stream to its end and returns every byte, in one new array. */
+export async function readBytes(
+  readable: ReadableStream<Uint8Array>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of readable) chunks.push(chunk)
+  return concat(...chunks)
+}
+
+/** Writes `bytes` in one write and closes the stream. */
+export async function writeBytes(
+  writable: WritableStream<Uint8Array>,
+  bytes: Uint8Array,
+): Promise<void> {
   const writer = writable.getWriter()
-  await writer.write(encoder.encode(text))
+  await writer.write(bytes)
   await writer.close()
 }

@@ -6,7 +6,7 @@ import { PublicKey } from './identity.js'
 import { fromHex, toHex } from './internal/bytes.js'
 import { Prng } from './internal/prng.js'
 import { EndpointTicket, maxTicketChars, parseTicket } from './ticket.js'
-import { decodeError } from './internal/testing.js'
+import { decodeError } from './errors-fixtures.js'
 
 const id = PublicKey.fromBytes(
   fromHex('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a'),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { concat } from '@ferry/wire'
+import { readText, writeText } from '@ferry/core/testing'
 import { WebTransport, WebTransportServer, createCertificate, type Route } from '../src/index.js'
 import type { Certificate } from '../src/cert.js'
 import type { WebTransportBidirectionalStream } from '../src/index.js'
@@ -32,23 +32,14 @@ export async function dial(
   })
 }
 
-/** Reads a byte stream to its end. */
-export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  for await (const chunk of readable) parts.push(chunk)
-  return concat(...parts)
-}
-
 /** Opens a bidi stream on `session`, sends `message`, closes, and returns what came back. */
 export async function echoRoundTrip(
   session: { createBidirectionalStream(): Promise<WebTransportBidirectionalStream> },
   message: string,
 ): Promise<string> {
   const { readable, writable } = await session.createBidirectionalStream()
-  const writer = writable.getWriter()
-  await writer.write(text.encode(message))
-  await writer.close()
-  return text.decode(await readAll(readable))
+  await writeText(writable, message)
+  return readText(readable)
 }
 
 /** Reads a byte stream to its end, hashing as it goes; returns `[bytes, sha256hex]`. */

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { readText } from '@ferry/core/testing'
 import type { WebTransportServer, WebTransportSession } from '../src/index.js'
 import { WebTransportError } from '../src/index.js'
 import {
@@ -6,7 +7,6 @@ import {
   echoBidi,
   echoRoundTrip,
   hashAll,
-  readAll,
   startServer,
   text,
   writePattern,
@@ -58,7 +58,7 @@ describe('Node client ↔ Node server over UDP', () => {
     await writer.write(text.encode('hello, '))
     await writer.write(text.encode('ferry'))
     await writer.close()
-    expect(text.decode(await readAll(readable))).toBe('hello, ferry')
+    expect(await readText(readable)).toBe('hello, ferry')
     wt.close()
   })
 
@@ -68,7 +68,7 @@ describe('Node client ↔ Node server over UDP', () => {
         session: (s) =>
           void (async () => {
             for await (const incoming of s.incomingUnidirectionalStreams) {
-              const got = text.decode(await readAll(incoming))
+              const got = await readText(incoming)
               const out = (await s.createUnidirectionalStream()).getWriter()
               await out.write(text.encode(got.toUpperCase()))
               await out.close()
@@ -82,7 +82,7 @@ describe('Node client ↔ Node server over UDP', () => {
     await out.close()
     const reader = wt.incomingUnidirectionalStreams.getReader()
     const { value } = await reader.read()
-    expect(text.decode(await readAll(value!))).toBe('QUIET WORDS')
+    expect(await readText(value!)).toBe('QUIET WORDS')
     wt.close()
   })
 
@@ -95,7 +95,7 @@ describe('Node client ↔ Node server over UDP', () => {
             const w = writable.getWriter()
             await w.write(text.encode('ping'))
             await w.close()
-            const answer = text.decode(await readAll(readable))
+            const answer = await readText(readable)
             const confirm = (await s.createUnidirectionalStream()).getWriter()
             await confirm.write(text.encode(`server heard ${answer}`))
             await confirm.close()
@@ -104,12 +104,12 @@ describe('Node client ↔ Node server over UDP', () => {
     })
     const wt = await dial(server, '/push')
     const { value: stream } = await wt.incomingBidirectionalStreams.getReader().read()
-    expect(text.decode(await readAll(stream!.readable))).toBe('ping')
+    expect(await readText(stream!.readable)).toBe('ping')
     const w = stream!.writable.getWriter()
     await w.write(text.encode('pong'))
     await w.close()
     const { value: uni } = await wt.incomingUnidirectionalStreams.getReader().read()
-    expect(text.decode(await readAll(uni!))).toBe('server heard pong')
+    expect(await readText(uni!)).toBe('server heard pong')
     wt.close()
   })
 
@@ -239,7 +239,7 @@ describe('Node client ↔ Node server over UDP', () => {
         const w = writable.getWriter()
         await w.write(text.encode(`stream ${i} `.repeat(100)))
         await w.close()
-        return text.decode(await readAll(readable))
+        return await readText(readable)
       }),
     )
     results.forEach((r, i) => expect(r).toBe(`stream ${i} `.repeat(100)))

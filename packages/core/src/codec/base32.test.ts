@@ -3,7 +3,7 @@ import { DecodeError } from '../errors.js'
 import { toHex, utf8 } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
 import { base32Decode, base32Encode } from './base32.js'
-import { decodeError } from '../internal/testing.js'
+import { decodeError } from '../errors-fixtures.js'
 
 /** A slow, obviously right encoder to compare with: the bits as text, 5 at a time. */
 function referenceEncode(bytes: Uint8Array): string {

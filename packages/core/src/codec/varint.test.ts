@@ -4,7 +4,7 @@ import { DecodeError } from '../errors.js'
 import { fromHex, toHex, utf8 } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
 import { ByteReader, ByteWriter } from './varint.js'
-import { decodeError } from '../internal/testing.js'
+import { decodeError } from '../errors-fixtures.js'
 
 const readVarint = (hex: string): number => {
   const reader = new ByteReader(fromHex(hex))

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Session } from '../session.js'
 import { MemoryNetwork } from './network.js'
-import { connect, echo, readAll, str, text } from './test-network.js'
+import { connect, echo, str, text } from './network-fixtures.js'
+import { readBytes } from '../testing.js'
 
 describe('MemoryNetwork dialing and listening', () => {
   it('rejects closed on both sides of every session on a partition', async () => {
@@ -76,7 +77,7 @@ describe('MemoryNetwork dialing and listening', () => {
     const writer = stream.writable.getWriter()
     await writer.write(text('still here'))
     await writer.close()
-    expect(str(await readAll(stream.readable))).toBe('still here')
+    expect(str(await readBytes(stream.readable))).toBe('still here')
   })
 
   it('rejects a dial when its signal aborts', async () => {

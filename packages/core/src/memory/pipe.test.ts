@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { equalBytes } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
-import {
-  connect,
-  echo,
-  nextValue,
-  readAll,
-  statsOf,
-  str,
-  text,
-  writeChunked,
-} from './test-network.js'
+import { connect, echo, nextValue, statsOf, str, text, writeChunked } from './network-fixtures.js'
+import { readBytes } from '../testing.js'
 import { MemoryTransportError } from './transport-error.js'
 
 describe('MemoryNetwork streams', () => {
@@ -22,7 +14,7 @@ describe('MemoryNetwork streams', () => {
     await writer.write(text('hello, '))
     await writer.write(text('world'))
     await writer.close()
-    expect(str(await readAll(stream.readable))).toBe('hello, world')
+    expect(str(await readBytes(stream.readable))).toBe('hello, world')
   })
 
   it('carries unidirectional streams both ways', async () => {
@@ -35,8 +27,8 @@ describe('MemoryNetwork streams', () => {
     await Promise.all([w1.close(), w2.close()])
     const atServer = await nextValue(server.incomingUnidirectionalStreams)
     const atClient = await nextValue(client.incomingUnidirectionalStreams)
-    expect(str(await readAll(atServer))).toBe('up')
-    expect(str(await readAll(atClient))).toBe('down')
+    expect(str(await readBytes(atServer))).toBe('up')
+    expect(str(await readBytes(atClient))).toBe('down')
   })
 
   it('delivers 100 concurrent streams intact and in order per stream', async () => {
@@ -49,7 +41,7 @@ describe('MemoryNetwork streams', () => {
         const stream = await client.createBidirectionalStream()
         const [, back] = await Promise.all([
           writeChunked(stream.writable, data, new Prng(data.length)),
-          readAll(stream.readable),
+          readBytes(stream.readable),
         ])
         return back
       }),
@@ -91,7 +83,7 @@ describe('MemoryNetwork streams', () => {
     await written
     await writer.close()
     const readable = await nextValue(server.incomingUnidirectionalStreams)
-    expect([...(await readAll(readable))]).toEqual([1, 2, 3])
+    expect([...(await readBytes(readable))]).toEqual([1, 2, 3])
   })
 
   it('holds a writer back once the window is full, until the reader reads', async () => {
@@ -126,7 +118,7 @@ describe('MemoryNetwork streams', () => {
     await writer.write(text('partial'))
     await writer.abort(new MemoryTransportError('give up', { streamErrorCode: 7 }))
     const readable = await nextValue(server.incomingUnidirectionalStreams)
-    await expect(readAll(readable)).rejects.toMatchObject({
+    await expect(readBytes(readable)).rejects.toMatchObject({
       name: 'WebTransportError',
       source: 'stream',
       streamErrorCode: 7,
@@ -148,6 +140,6 @@ describe('MemoryNetwork streams', () => {
     const peerWriter = peer.writable.getWriter()
     await peerWriter.write(text('reply'))
     await peerWriter.close()
-    expect(str(await readAll(stream.readable))).toBe('reply')
+    expect(str(await readBytes(stream.readable))).toBe('reply')
   })
 })

@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { Prng } from '../internal/prng.js'
-import { connect, echo, readAll, writeChunked } from './test-network.js'
+import { connect, echo, writeChunked } from './network-fixtures.js'
+import { readBytes } from '../testing.js'
 
 describe('MemoryNetwork scheduler', () => {
   it('replays the same interleaving from the same seed', async () => {
@@ -63,7 +64,7 @@ describe('MemoryNetwork scheduler', () => {
       const stream = await client.createBidirectionalStream()
       const writer = stream.writable.getWriter()
       const writing = writer.write(new Uint8Array(300_000).fill(1)).then(() => writer.close())
-      expect((await readAll(stream.readable)).length).toBe(300_000)
+      expect((await readBytes(stream.readable)).length).toBe(300_000)
       await writing
       await network.settle()
     } finally {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { BidiStream } from '../session.js'
-import { connect, nextValue, readAll, statsOf, str, text } from './test-network.js'
+import { connect, nextValue, statsOf, str, text } from './network-fixtures.js'
+import { readBytes } from '../testing.js'
 
 describe('MemoryNetwork sessions', () => {
   it('closes both sides with the code and reason', async () => {
@@ -53,7 +54,7 @@ describe('MemoryNetwork sessions', () => {
     client.close()
     await expect(server.closed).resolves.toEqual({ closeCode: 0, reason: '' })
     const readable = await nextValue(server.incomingUnidirectionalStreams)
-    expect(str(await readAll(readable))).toBe('last words')
+    expect(str(await readBytes(readable))).toBe('last words')
   })
 
   it('errors a stream whose end had not arrived when the session closed', async () => {
@@ -65,7 +66,7 @@ describe('MemoryNetwork sessions', () => {
     await expect(writer.closed).rejects.toMatchObject({ name: 'WebTransportError' })
     await expect(server.closed).resolves.toEqual({ closeCode: 0, reason: '' })
     const readable = await nextValue(server.incomingUnidirectionalStreams)
-    await expect(readAll(readable)).rejects.toMatchObject({ source: 'session' })
+    await expect(readBytes(readable)).rejects.toMatchObject({ source: 'session' })
   })
 
   it('counts stream and datagram payload bytes in getStats', async () => {

@@ -74,7 +74,6 @@ export function transportPair(prng?: Prng, maxPiece = 1): [BidiStream, BidiStrea
   ]
 }
 
-export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
 /** Writes `data` in seeded random pieces of up to `maxWrite` bytes, then closes. */
 export async function writeAll(
   writable: WritableStream<Uint8Array>,

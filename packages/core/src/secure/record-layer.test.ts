@@ -11,11 +11,11 @@ import {
   dialerKey,
   expectRecordError,
   layers,
-  readAll,
   transportPair,
   utf8,
   writeAll,
 } from './record-fixtures.js'
+import { readBytes } from '../testing.js'
 import { RecordLayer } from './record-layer.js'
 
 describe('RecordLayer streams', () => {
@@ -39,8 +39,8 @@ describe('RecordLayer streams', () => {
       const [, , gotRequest, gotResponse] = await Promise.all([
         writeAll(opened.writable, request, new Prng(seed * 7), maxWrite),
         writeAll(accepted.writable, response, new Prng(seed * 11), maxWrite),
-        readAll(accepted.readable),
-        readAll(opened.readable),
+        readBytes(accepted.readable),
+        readBytes(opened.readable),
       ])
       expect(toHex(gotRequest)).toBe(toHex(request))
       expect(toHex(gotResponse)).toBe(toHex(response))
@@ -59,7 +59,7 @@ describe('RecordLayer streams', () => {
     await answer.close()
     expect((await reader.read()).done).toBe(true)
     await writeAll(opened.writable, utf8('ping'), new Prng(1), 10)
-    expect(await readAll(accepted.readable)).toEqual(utf8('ping'))
+    expect(await readBytes(accepted.readable)).toEqual(utf8('ping'))
   })
 
   it('works with the keys of a real Noise handshake, datagrams included', async () => {
@@ -88,8 +88,8 @@ describe('RecordLayer streams', () => {
     const [, , got, back] = await Promise.all([
       writeAll(opened.writable, utf8('hello'), new Prng(1), 2),
       writeAll(accepted.writable, utf8('world'), new Prng(2), 3),
-      readAll(accepted.readable),
-      readAll(opened.readable),
+      readBytes(accepted.readable),
+      readBytes(opened.readable),
     ])
     expect(got).toEqual(utf8('hello'))
     expect(back).toEqual(utf8('world'))

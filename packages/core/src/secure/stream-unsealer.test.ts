@@ -8,7 +8,6 @@ import {
   deferred,
   expectRecordError,
   layers,
-  readAll,
   openingFor,
   openRecordFor,
   recordUni,
@@ -18,6 +17,7 @@ import {
   transportPair,
   utf8,
 } from './record-fixtures.js'
+import { readBytes } from '../testing.js'
 
 describe('StreamUnsealer: transport semantics', () => {
   it('cancels the transport readable with the reader’s reason, and passes transport errors on', async () => {
@@ -208,7 +208,7 @@ describe('StreamUnsealer: tampering', () => {
       let error: unknown
       try {
         const accepted = await acceptor.acceptedBidi({ readable, writable: stream.writable })
-        await readAll(accepted.readable)
+        await readBytes(accepted.readable)
       } catch (e) {
         error = e
       }

@@ -1,5 +1,5 @@
 import { expect } from 'vitest'
-import { DecodeError } from '../errors.js'
+import { DecodeError } from './errors.js'
 
 /** Runs `f`, expects it to throw a DecodeError, and returns it (for asserting its code). */
 export function decodeError(f: () => unknown): DecodeError {

@@ -1,8 +1,7 @@
 /**
  * Helpers shared by the in-memory network's tests: a connected pair of sessions, an echo
- * server, and bytes in and out of streams.
+ * server, seeded chunked writes, and UTF-8 text helpers.
  */
-import { concat } from '../internal/bytes.js'
 import type { Prng } from '../internal/prng.js'
 import type { Session, SessionStats } from '../session.js'
 import { MemoryNetwork, type MemoryNetworkOptions } from './network.js'
@@ -11,13 +10,6 @@ import { MemoryNetwork, type MemoryNetworkOptions } from './network.js'
 export const text = (s: string): Uint8Array => new TextEncoder().encode(s)
 /** `b` decoded as UTF-8. */
 export const str = (b: Uint8Array): string => new TextDecoder().decode(b)
-
-/** Reads a byte stream to its end and returns every byte. */
-export async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of readable) chunks.push(chunk)
-  return concat(...chunks)
-}
 
 /** Writes `data` in chunks of seeded random sizes, then closes. */
 export async function writeChunked(
