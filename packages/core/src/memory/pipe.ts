@@ -81,14 +81,19 @@ export class Pipe {
 
   private async write(chunk: unknown, signal: AbortSignal): Promise<void> {
     const bytes = copyChunk(chunk)
+    const window = this.wire.windowBytes
     let offset = 0
     while (offset < bytes.length) {
-      while (this.unread >= this.wire.windowBytes && !this.writeFailure && !signal.aborted) {
+      // Wait for room for the rest or a quarter of the window, as QUIC sends MAX_STREAM_DATA
+      // only once a good part of the window is read. Sending whatever sliver one read freed
+      // would cut a long stream into ever smaller pieces, down to single bytes.
+      const wanted = Math.min(bytes.length - offset, Math.ceil(window / 4))
+      while (window - this.unread < wanted && !this.writeFailure && !signal.aborted) {
         await new Promise<void>((resolve) => (this.wakeWriter = resolve))
       }
       if (this.writeFailure) throw this.writeFailure.error
       if (signal.aborted) throw signal.reason
-      const n = Math.min(bytes.length - offset, this.wire.windowBytes - this.unread)
+      const n = Math.min(bytes.length - offset, window - this.unread)
       this.send(bytes.subarray(offset, offset + n))
       offset += n
     }
