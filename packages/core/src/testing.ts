@@ -2,7 +2,8 @@
  * `@ferry/core/testing`: for tests of code built on ferry, not for applications. An endpoint
  * on any transport, the in-memory network with its seeded scheduler (reorders, splits and
  * drops, so failures replay), the seeded PRNG the fuzz tests use, an in-process stream pair
- * whose chunks a test can rewrite, and text in and out of streams.
+ * whose chunks a test can rewrite, text in and out of streams, and the acceptance suite that
+ * every `Session` implementation passes (`sessionChecks`, run against a `SessionResponder`).
  * @module
  */
 import { concat } from './internal/bytes.js'
@@ -13,6 +14,18 @@ export type { MemoryListener, MemoryNetworkOptions } from './memory/network.js'
 export { MemoryTransport } from './memory/transport.js'
 export { Prng } from './internal/prng.js'
 export { bidiPair, END, type Tap } from './internal/pipe.js'
+export {
+  SessionResponder,
+  commandMagic,
+  maxCommandBytes,
+  runSessionCheck,
+  sessionChecks,
+  type ErrorSummary,
+  type SessionCheck,
+  type SessionCheckContext,
+  type SessionCommand,
+  type SessionReport,
+} from './testing/session-suite.js'
 
 const encoder = new TextEncoder()
 
