@@ -280,19 +280,26 @@ describe('NoiseXX: cacophony vector Noise_XX_25519_AESGCM_SHA256', () => {
   })
 })
 
+/** Noise's MixHash, written out: SHA-256 of the hash and the data. */
+const mixHash = async (h: Uint8Array, data: Uint8Array): Promise<Uint8Array> =>
+  new Uint8Array(await crypto.subtle.digest('SHA-256', concat(h, data)))
+
+/** The vector's three messages, and the handshake hash once the prologue is mixed in. */
+async function vectorTranscript(): Promise<{ messages: Uint8Array[]; afterPrologue: Uint8Array }> {
+  // The protocol name is 28 bytes: h starts as the name padded with zeros to 32 bytes.
+  const h = new Uint8Array(32)
+  h.set(new TextEncoder().encode('Noise_XX_25519_AESGCM_SHA256'))
+  return {
+    messages: vector.messages.map((m) => fromHex(m.ciphertext)),
+    afterPrologue: await mixHash(h, fromHex(vector.initPrologue)),
+  }
+}
+
 describe('cacophony vector: the handshake hash, recomputed without noise.ts', () => {
   it('chains SHA-256 over the vector bytes to the pinned hashes', async () => {
-    const mixHash = async (h: Uint8Array, data: Uint8Array): Promise<Uint8Array> =>
-      new Uint8Array(await crypto.subtle.digest('SHA-256', concat(h, data)))
-    const [c1, c2, c3] = vector.messages.map((m) => fromHex(m.ciphertext)) as [
-      Uint8Array,
-      Uint8Array,
-      Uint8Array,
-    ]
-    // The protocol name is 28 bytes: h starts as the name padded with zeros to 32 bytes.
-    let h: Uint8Array = new Uint8Array(32)
-    h.set(new TextEncoder().encode('Noise_XX_25519_AESGCM_SHA256'))
-    h = await mixHash(h, fromHex(vector.initPrologue))
+    const { messages, afterPrologue } = await vectorTranscript()
+    const [c1, c2, c3] = messages as [Uint8Array, Uint8Array, Uint8Array]
+    let h = afterPrologue
     // -> e, payload | <- e, enc(s), enc(payload) | -> enc(s), enc(payload)
     for (const part of [c1.subarray(0, 32), c1.subarray(32), c2.subarray(0, 32)]) {
       h = await mixHash(h, part)
@@ -318,19 +325,11 @@ async function vectorKeys(): Promise<{ initiatorToResponder: Uint8Array }> {
 describe('NoiseXX: payloads made from the transcript', () => {
   it('hands a payload function the hash before its payload, which the reader sees as payloadHash', async () => {
     const { initiator, responder } = await vectorParties()
-    const mixHash = async (h: Uint8Array, data: Uint8Array): Promise<Uint8Array> =>
-      new Uint8Array(await crypto.subtle.digest('SHA-256', concat(h, data)))
-    const [c1, c2, c3] = vector.messages.map((m) => fromHex(m.ciphertext)) as [
-      Uint8Array,
-      Uint8Array,
-      Uint8Array,
-    ]
+    const { messages, afterPrologue } = await vectorTranscript()
+    const [c1, c2, c3] = messages as [Uint8Array, Uint8Array, Uint8Array]
     // The hash before each payload, chained by hand as in the test above: every token of the
     // message so far, nothing of the payload.
-    let h: Uint8Array = new Uint8Array(32)
-    h.set(new TextEncoder().encode('Noise_XX_25519_AESGCM_SHA256'))
-    h = await mixHash(h, fromHex(vector.initPrologue))
-    const before1 = await mixHash(h, c1.subarray(0, 32))
+    const before1 = await mixHash(afterPrologue, c1.subarray(0, 32))
     const before2 = await mixHash(
       await mixHash(await mixHash(before1, c1.subarray(32)), c2.subarray(0, 32)),
       c2.subarray(32, 80),

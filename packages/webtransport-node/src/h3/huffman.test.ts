@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { fromHex as hex } from '@ferry/wire'
 import { LimitError, QpackError } from '../errors.js'
 import { Prng } from '@ferry/core/testing'
 import {
@@ -9,12 +10,6 @@ import {
   huffmanEncodedLength,
 } from './huffman.js'
 
-const hex = (s: string): Uint8Array => {
-  const clean = s.replace(/\s+/g, '')
-  const out = new Uint8Array(clean.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16)
-  return out
-}
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s)
 const text = (b: Uint8Array): string => new TextDecoder().decode(b)
 

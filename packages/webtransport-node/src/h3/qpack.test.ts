@@ -1,15 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { fromHex as hex } from '@ferry/wire'
 import { LimitError, QpackError } from '../errors.js'
 import { Prng } from '@ferry/core/testing'
 import { huffmanEncode } from './huffman.js'
 import { decodeFieldSection, encodeFieldSection, STATIC_TABLE } from './qpack.js'
 
-const hex = (s: string): Uint8Array => {
-  const clean = s.replace(/\s+/g, '')
-  const out = new Uint8Array(clean.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(i * 2, i * 2 + 2), 16)
-  return out
-}
 const ascii = (s: string): Uint8Array => new TextEncoder().encode(s)
 const concat = (...parts: (Uint8Array | number[])[]): Uint8Array => {
   const out: number[] = []
