@@ -28,6 +28,16 @@ export default defineConfig({
         resolve,
         ssr,
         test: {
+          name: 'browser',
+          root: 'packages/browser',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        resolve,
+        ssr,
+        test: {
           name: 'core',
           root: 'packages/core',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],

@@ -23,13 +23,20 @@ export class BrowserTransport implements Transport {
       throw new TypeError('this browser has no WebTransport')
     }
     const url = withAlpnOffer(addr.url, alpns)
-    const transport = new WebTransport(url, {
-      serverCertificateHashes: addr.certHashes.map((value) => ({
-        algorithm: 'sha-256',
-        value: value.slice(),
-      })),
+    const hashes = addr.certHashes.map((value) => ({ algorithm: 'sha-256', value: value.slice() }))
+    // A browser that does not implement serverCertificateHashes would ignore the option and
+    // verify the server against its CA roots instead: then TLS is not bound to the pinned
+    // hash, and the connection must be encrypted end to end. WebIDL reads every dictionary
+    // member the browser knows while converting the options, so a getter tells which it is.
+    let hashesRead = false
+    const init = {
+      get serverCertificateHashes() {
+        hashesRead = true
+        return hashes
+      },
       protocols: alpns,
-    } as WebTransportOptions)
+    }
+    const transport = new WebTransport(url, init)
     this.sessions.add(transport)
     transport.closed.finally(() => this.sessions.delete(transport)).catch(() => {})
     const abort = (): void => transport.close()
@@ -42,7 +49,7 @@ export class BrowserTransport implements Transport {
     return {
       session: transport as unknown as Session,
       // A browser does not say which pinned hash matched; with exactly one, it is that one.
-      tlsCertHash: addr.certHashes.length === 1 ? addr.certHashes[0] : undefined,
+      tlsCertHash: hashesRead && addr.certHashes.length === 1 ? addr.certHashes[0] : undefined,
     }
   }
 
