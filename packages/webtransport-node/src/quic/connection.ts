@@ -74,6 +74,8 @@ const chunkBytes = 64 * 1024
 const burstPackets = 48
 /** How long a written stream keeps being re-queued with quiche (see {@link QuicConnection.requeue}). */
 const requeueMs = 1000
+/** Stop codes kept for streams quiche has already collected (see `noteStop`); oldest go first. */
+const maxRememberedStops = 1024
 const empty = new Uint8Array(0)
 
 /**
@@ -99,6 +101,8 @@ export class QuicConnection {
   private moreToSend = false
   /** Streams written recently: id → whether their FIN is written, and until when to re-queue. */
   private readonly recent = new Map<number, { fin: boolean; until: number }>()
+  /** Bidirectional streams the peer stopped (STOP_SENDING): id → the peer's code. */
+  private readonly stops = new Map<number, number>()
 
   constructor(
     readonly native: NativeConnection,
@@ -147,7 +151,10 @@ export class QuicConnection {
     if (this.established && this.handler && this.stirred) {
       this.stirred = false
       const readable = [...native.readable()]
-      for (const id of readable) this.handler.streamReadable(id)
+      for (const id of readable) {
+        this.noteStop(id)
+        this.handler.streamReadable(id)
+      }
       for (;;) {
         let d: Uint8Array | null
         try {
@@ -295,7 +302,7 @@ export class QuicConnection {
     } catch (e) {
       const err = classifyNativeError(e)
       if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
-      if (err.kind !== 'done') throw new StreamClosedError(`stream ${id}: ${JSON.stringify(err)}`)
+      if (err.kind !== 'done') throw this.goneError(id, `stream ${id}: ${JSON.stringify(err)}`)
       n = null
     }
     if (n === null) return this.whyBlocked(id)
@@ -343,9 +350,34 @@ export class QuicConnection {
     } catch (e) {
       const err = classifyNativeError(e)
       if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
-      if (err.kind !== 'done') throw new StreamClosedError(`stream ${id} is closed`)
+      if (err.kind !== 'done') throw this.goneError(id, `stream ${id} is closed`)
     }
     return undefined
+  }
+
+  /**
+   * quiche collects a bidirectional stream once the peer has stopped our sending (STOP_SENDING)
+   * and we have read its sending to the end, often in the very read that takes the FIN; a later
+   * write then finds no stream and could only say "closed", where WebTransport reports the
+   * peer's code. So a readable bidirectional stream's stop code is noted before it is read.
+   */
+  private noteStop(id: number): void {
+    // A readable unidirectional stream is the peer's: we never write to it.
+    if ((id & 0x2) !== 0) return
+    try {
+      this.native.streamCapacity(id)
+    } catch (e) {
+      const err = classifyNativeError(e)
+      if (err.kind !== 'stream-stopped' || this.stops.get(id) === err.code) return
+      this.stops.set(id, err.code)
+      if (this.stops.size > maxRememberedStops) this.stops.delete(this.stops.keys().next().value!)
+    }
+  }
+
+  /** Why a write to a stream quiche no longer knows failed: the peer's stop, if it sent one. */
+  private goneError(id: number, message: string): Error {
+    const code = this.stops.get(id)
+    return code === undefined ? new StreamClosedError(message) : new StreamStoppedError(code)
   }
 
   private retryWrites(): void {

@@ -168,6 +168,10 @@ export class OutgoingStream {
           }
           if (chunk.length === 0) return
           try {
+            // An end-of-turn flush still due from the previous write would otherwise send this
+            // write's tail while the write waits on flow control, leaving a lone FIN to the close.
+            if (this.tailFlush) clearImmediate(this.tailFlush)
+            this.tailFlush = undefined
             const pending = this.takeTail()
             const body = conn.write(id, chunk.subarray(0, chunk.length - 1))
             // Copied: the caller may reuse its buffer once the write resolves.
@@ -175,7 +179,7 @@ export class OutgoingStream {
             await Promise.all([pending, body])
             // A close that follows at once (pipeTo, write-then-close) finds the tail still held;
             // a writer that goes quiet gets it sent at the end of this event-loop turn.
-            this.tailFlush ??= setImmediate(() => this.flushTail())
+            this.tailFlush = setImmediate(() => this.flushTail())
           } catch (e) {
             throw this.mapWriteError(e)
           }
