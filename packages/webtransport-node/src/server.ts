@@ -6,7 +6,7 @@ import {
   type Http3Limits,
 } from './h3/connection.js'
 import { parseStringList, serializeString } from './h3/structured.js'
-import type { HostPort } from './quic/native.js'
+import type { HostPort, NativeConfig } from './quic/native.js'
 import { QuicEndpoint } from './quic/endpoint.js'
 import type { QuicConnection } from './quic/connection.js'
 import { serverConfig, type QuicOptions } from './quic/config.js'
@@ -56,6 +56,13 @@ export interface SessionRequest {
   headers: HeaderList
   /** The client's UDP address. */
   remote: HostPort
+  /**
+   * The certificate this request's QUIC connection presented in its TLS handshake: the one
+   * current when the connection was accepted, which a later `setCertificate` does not change.
+   * It is the very object given to `listen` or `setCertificate`, so a caller can look up what
+   * it knows about it (such as its hash); sign or pin against this one, not the current one.
+   */
+  certificate: CertificatePair
 }
 
 /** The application's answer to a {@link SessionRequest}. */
@@ -115,6 +122,8 @@ export class WebTransportServer {
   /** The WebTransport side of each live connection. */
   private readonly hosts = new Set<SessionHost>()
   private certificate: CertificatePair
+  /** The certificate each config handed to the endpoint presents, until its connection adopts it. */
+  private readonly configCertificates = new WeakMap<NativeConfig, CertificatePair>()
   private drained: Promise<void> | undefined
   private closing = false
   private readonly limits: Http3Limits
@@ -140,8 +149,8 @@ export class WebTransportServer {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
       maxConnections: options.maxConnections,
-      acceptConfig: () => serverConfig(created.server!.certificate, options),
-      onConnection: (quic) => created.server!.adopt(quic),
+      acceptConfig: () => created.server!.acceptConfig(),
+      onConnection: (quic, config) => created.server!.adopt(quic, config),
     })
     created.server = new WebTransportServer(endpoint, options)
     return created.server
@@ -170,8 +179,9 @@ export class WebTransportServer {
   }
 
   /**
-   * Replaces the certificate for new connections; live ones keep theirs. Use it to rotate a
-   * short-lived certificate before it expires.
+   * Replaces the certificate for new connections; live ones keep theirs, and their session
+   * requests name it in `request.certificate`. Use it to rotate a short-lived certificate
+   * before it expires.
    * @throws when the certificate does not load.
    */
   setCertificate(certificate: CertificatePair): void {
@@ -218,10 +228,20 @@ export class WebTransportServer {
     onError(e)
   }
 
-  private adopt(quic: QuicConnection): void {
+  /** A config for a new connection, presenting the current certificate. */
+  private acceptConfig(): NativeConfig {
+    const config = serverConfig(this.certificate, this.options)
+    this.configCertificates.set(config, this.certificate)
+    return config
+  }
+
+  private adopt(quic: QuicConnection, config: NativeConfig): void {
+    // Every config the endpoint accepts with comes from `acceptConfig`.
+    const certificate = this.configCertificates.get(config)!
+    this.configCertificates.delete(config)
     const h3 = new Http3Connection(quic, true, this.limits, {
       request: (_h3, streamId, headers) => {
-        this.handleRequest(host, streamId, headers).catch((e: unknown) => {
+        this.handleRequest(host, certificate, streamId, headers).catch((e: unknown) => {
           // An exception from an accept hook (or a bug of ours) answers 500 for this request only.
           host.reject(streamId)
           void h3
@@ -243,6 +263,7 @@ export class WebTransportServer {
 
   private async handleRequest(
     host: SessionHost,
+    certificate: CertificatePair,
     streamId: number,
     headers: HeaderList,
   ): Promise<void> {
@@ -294,7 +315,14 @@ export class WebTransportServer {
         return refuse(Status.badRequest)
       }
       protocols = [...new Set(protocols)]
-      const request: SessionRequest = { url, origin, protocols, headers, remote: h3.quic.remote }
+      const request: SessionRequest = {
+        url,
+        origin,
+        protocols,
+        headers,
+        remote: h3.quic.remote,
+        certificate,
+      }
       const decision: SessionDecision = route.accept
         ? await route.accept(request)
         : { accept: true }

@@ -15,8 +15,11 @@ export interface QuicEndpointOptions {
   port?: number
   /** When set, the endpoint accepts connections configured by this function. */
   acceptConfig?: () => NativeConfig
-  /** Called for every accepted connection, before its first packet is processed. */
-  onConnection?: (conn: QuicConnection) => void
+  /**
+   * Called for every accepted connection, before its first packet is processed, with the
+   * config `acceptConfig` made for it (so a caller can tell which settings it was served with).
+   */
+  onConnection?: (conn: QuicConnection, config: NativeConfig) => void
   /** Connections accepted at once; further Initial packets are dropped. Default 1024. */
   maxConnections?: number
   /** Kernel socket buffer sizes, so bursts are not dropped on loopback. Default 4 MiB. */
@@ -194,10 +197,11 @@ export class QuicEndpoint implements QuicHost {
     const scid = new Uint8Array(randomBytes(cidLength))
     const odcid = new Uint8Array(header.dcid)
     // `odcid` goes to quiche only after a Retry; without one it is just another routing key.
-    const native = quiche.Connection.accept(scid, null, this.local, from, configure())
+    const config = configure()
+    const native = quiche.Connection.accept(scid, null, this.local, from, config)
     const conn = new QuicConnection(native, this, from, this.local)
     this.register(conn, scid, odcid)
-    this.options.onConnection?.(conn)
+    this.options.onConnection?.(conn, config)
     return conn
   }
 }
