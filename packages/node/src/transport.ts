@@ -8,6 +8,7 @@ import {
 } from '@ferry/core/internal'
 import {
   type Certificate,
+  type CertificatePair,
   createCertificate,
   type SessionRequest,
   WebTransport,
@@ -48,6 +49,12 @@ export class NodeTransport implements Transport {
   private rotation: ReturnType<typeof setTimeout> | undefined
   private readonly dialed = new Set<WebTransport>()
   private readonly chosen = new WeakMap<SessionRequest, string | undefined>()
+  /**
+   * Every certificate this transport has served, by the object the server reports as a
+   * connection's (`request.certificate`). Weak: the server holds a certificate only while a
+   * connection made with it lives, and only then can a session name it.
+   */
+  private readonly served = new WeakMap<CertificatePair, Certificate>()
   constructor(
     private readonly options: ListenOptions | undefined,
     private readonly onError: (error: unknown) => void,
@@ -67,6 +74,7 @@ export class NodeTransport implements Transport {
     if (!this.options) return
     const given = this.options.certificate
     this.certificate = given ?? (await this.makeCertificate())
+    this.served.set(this.certificate, this.certificate)
     const server = await WebTransportServer.listen({
       host: this.options.host ?? '127.0.0.1',
       port: this.options.port ?? 0,
@@ -83,9 +91,11 @@ export class NodeTransport implements Transport {
         return answered ? { accept: true, protocol } : { accept: true }
       },
       session: (session, request) => {
+        // The hash of the certificate this session's connection was served with: after a
+        // rotation the current one differs, and the dialer checks the hash it saw in TLS.
         listener.session(session, {
           protocol: this.chosen.get(request),
-          certHash: this.certificate?.hash,
+          certHash: this.served.get(request.certificate)?.hash,
         })
       },
     })
@@ -99,6 +109,7 @@ export class NodeTransport implements Transport {
   async rotateCertificate(): Promise<void> {
     if (!this.server) throw new TypeError('rotateCertificate: the endpoint is not listening')
     const next = await this.makeCertificate()
+    this.served.set(next, next)
     this.server.setCertificate(next)
     this.certificate = next
     this.scheduleRotation()

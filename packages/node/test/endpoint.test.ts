@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   CloseCode,
   ConnectError,
@@ -18,7 +18,7 @@ import {
 import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
 import { withAlpnOffer } from '@ferry/core/internal'
 import { next, Prng, readText, TestEndpoint, writeText } from '@ferry/core/testing'
-import { WebTransport } from '@ferry/webtransport-node'
+import { type Route, WebTransport, WebTransportServer } from '@ferry/webtransport-node'
 import { Endpoint, KeyFileError } from '../src/index.js'
 import { NodeTransport } from '../src/transport.js'
 
@@ -177,6 +177,45 @@ describe('Node endpoints over real UDP', () => {
     expect(await ask(after, 'new cert')).toBe('new cert')
     const stale = await client.connect(oldTicket, ECHO_ALPN).catch((x: unknown) => x)
     expect((stale as ConnectError).code).toBe('TRANSPORT')
+  })
+
+  it('signs the certificate a connection was served with when a rotation lands mid-handshake', async () => {
+    // Runs between the TLS handshake and the session: the endpoint's route accept hook
+    // answers only once this resolves.
+    let beforeAnswer: (() => Promise<void>) | undefined
+    // Called with the server as `this` below.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    const route = WebTransportServer.prototype.route
+    const spy = vi.spyOn(WebTransportServer.prototype, 'route').mockImplementation(function (
+      this: WebTransportServer,
+      path: string,
+      given: Route,
+    ) {
+      return route.call(this, path, {
+        ...given,
+        accept: async (request) => {
+          const decision = await given.accept!(request)
+          await beforeAnswer?.()
+          return decision
+        },
+      })
+    })
+    cleanup.push(() => Promise.resolve(spy.mockRestore()))
+    const server = await listening()
+    serve(server, { [ECHO_ALPN]: new EchoProtocol() })
+    const client = await dialer()
+    const oldTicket = server.ticket()
+    const oldHash = server.certificate!.hash
+    beforeAnswer = async () => {
+      beforeAnswer = undefined
+      await server.rotateCertificate()
+    }
+    const conn = await client.connect(oldTicket, ECHO_ALPN)
+    expect(beforeAnswer).toBeUndefined()
+    expect(server.certificate!.hash).not.toEqual(oldHash)
+    // Bound to the old certificate's TLS session, not downgraded to encryption.
+    expect(conn.encrypted).toBe(false)
+    expect(await ask(conn, 'served with the old one')).toBe('served with the old one')
   })
 
   it('shuts a router down in order: handlers, then connections, then the endpoint', async () => {
