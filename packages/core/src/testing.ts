@@ -4,7 +4,7 @@
  * drops, so failures replay), the seeded PRNG the fuzz tests use, an in-process stream pair
  * whose chunks a test can rewrite, text in and out of streams, and the acceptance suite that
  * every `Session` implementation passes (`sessionChecks`, run against a `SessionResponder`).
- * @module
+ * @module @ferry/core/testing
  */
 import { concat } from './internal/bytes.js'
 
@@ -12,6 +12,7 @@ export { TestEndpoint, type TestEndpointOptions } from './testing/endpoint.js'
 export { MemoryNetwork } from './memory/network.js'
 export type { MemoryListener, MemoryNetworkOptions } from './memory/network.js'
 export { MemoryTransport } from './memory/transport.js'
+export { MemoryTransportError } from './memory/transport-error.js'
 export { Prng } from './internal/prng.js'
 export { bidiPair, END, type Tap } from './internal/pipe.js'
 export {

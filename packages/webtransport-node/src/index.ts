@@ -1,3 +1,9 @@
+/**
+ * `@ferry/webtransport-node`: WebTransport over HTTP/3 for Node.js, on `@matrixai/quic` — a
+ * server that browsers reach over real QUIC, and a client shaped like the browser's
+ * `WebTransport`.
+ * @module @ferry/webtransport-node
+ */
 export { WebTransportServer } from './server.js'
 export type {
   CertificatePair,
