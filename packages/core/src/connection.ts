@@ -3,7 +3,9 @@ import type { PublicKey } from './identity.js'
 import { AsyncQueue } from './internal/queue.js'
 import type { HandshakeResult } from './secure/handshake.js'
 import { datagramOverhead } from './secure/record-format.js'
-import { RecordLayer } from './secure/record-layer.js'
+import { type AuthenticatedClose, RecordLayer } from './secure/record-layer.js'
+import { maxCloseReasonBytes } from './secure/record-format.js'
+import { utf8 } from './internal/bytes.js'
 import type { BidiStream, Session, SessionCloseInfo } from './session.js'
 
 /**
@@ -25,16 +27,38 @@ export const CloseCode = {
   PROTOCOL_ERROR: 0xffff_ff04,
   /** Never sent: reported locally when the transport was lost without a close. */
   LOST: 0xffff_ff05,
+  /**
+   * Never sent: reported locally when an encrypted connection's transport session closed
+   * without the peer's authenticated close record, so nobody vouches for its code (a relay
+   * may have forged it). The transport's code and reason are in
+   * {@link ConnectionCloseInfo.transport}.
+   */
+  UNAUTHENTICATED_CLOSE: 0xffff_ff06,
 } as const
 
 /** How a connection ended. */
 export interface ConnectionCloseInfo {
-  /** The close code (see {@link CloseCode}); {@link CloseCode.LOST} when the transport failed. */
+  /**
+   * The close code (see {@link CloseCode}); {@link CloseCode.LOST} when the transport failed;
+   * on an encrypted connection, {@link CloseCode.UNAUTHENTICATED_CLOSE} when the transport
+   * closed without the peer's authenticated close.
+   */
   code: number
   /** The close reason, `''` when none was given. */
   reason: string
-  /** Whether the peer (or the network) closed it, rather than this side. */
+  /**
+   * Whether the peer closed it (or, with {@link CloseCode.LOST}, the network), rather than
+   * this side. On an encrypted connection `true` with a code other than `LOST` means the
+   * peer's close record authenticated: the code and reason are the peer's own.
+   * {@link CloseCode.UNAUTHENTICATED_CLOSE} comes with `false`: nobody known closed it.
+   */
   remote: boolean
+  /**
+   * On an encrypted connection closed by the transport alone
+   * ({@link CloseCode.UNAUTHENTICATED_CLOSE}): the code and reason the transport reported,
+   * which anyone on the path may have chosen.
+   */
+  transport?: { code: number; reason: string }
 }
 
 /** Whether the connection is one WebTransport session to the peer, or carried by a relay. */
@@ -64,6 +88,13 @@ export interface ConnectionStats {
 const datagramQueueLimit = 128
 
 /**
+ * On an encrypted connection, how long a transport close waits for close records still being
+ * read (the peer's close stream may arrive with, or just after, the transport's close), and how
+ * long a closer waits for its close stream to go out before it closes the transport.
+ */
+const closeRecordGraceMs = 1000
+
+/**
  * What {@link Connection.establish} needs; endpoints make these after the handshake.
  * @internal
  */
@@ -87,6 +118,14 @@ export class Connection {
   private incomingDatagrams: AsyncQueue<Uint8Array> | undefined
   private datagramWriter: WritableStreamDefaultWriter<Uint8Array> | undefined
   private closedLocally = false
+  /** This side's close, as it asked for it. */
+  private localClose: { code: number; reason: string } | undefined
+  /** The peer's close record, once it authenticated. */
+  private peerClose: AuthenticatedClose | undefined
+  /** Incoming uni streams being read: any may be the peer's close record. */
+  private readonly pendingUni = new Set<Promise<unknown>>()
+  private uniPumpDone: Promise<void> = Promise.resolve()
+  private resolveClosed!: (info: ConnectionCloseInfo) => void
   private closeInfo: ConnectionCloseInfo | undefined
   private readonly counters = {
     streamsOpened: 0,
@@ -103,16 +142,79 @@ export class Connection {
     /** How the connection reaches the peer. */
     readonly path: ConnectionPath,
   ) {
-    this.closed = session.closed.then(
-      (info: SessionCloseInfo) => this.settle(info.closeCode ?? 0, info.reason ?? ''),
-      (e: unknown) => this.settle(CloseCode.LOST, e instanceof Error ? e.message : String(e)),
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
+    session.closed.then(
+      (info: SessionCloseInfo) => this.transportClosed(info.closeCode ?? 0, info.reason ?? ''),
+      (e: unknown) => {
+        const reason = e instanceof Error ? e.message : String(e)
+        this.settle({ code: CloseCode.LOST, reason, remote: true })
+      },
     )
-    this.pumpStreams(session.incomingBidirectionalStreams, this.incomingBi, (raw) =>
+    void this.pumpStreams(session.incomingBidirectionalStreams, this.incomingBi, (raw) =>
       records ? records.acceptedBidi(raw) : raw,
     )
-    this.pumpStreams(session.incomingUnidirectionalStreams, this.incomingUni, (raw) =>
-      records ? records.acceptedUni(raw) : raw,
+    this.uniPumpDone = this.pumpStreams(
+      session.incomingUnidirectionalStreams,
+      this.incomingUni,
+      (raw) => (records ? this.acceptUni(records, raw) : raw),
     )
+  }
+
+  /**
+   * An incoming uni stream on an encrypted connection: an application stream, or the peer's
+   * close record (then the connection closes with its code and reason, and no stream is
+   * delivered: the rejection skips it).
+   */
+  private async acceptUni(
+    records: RecordLayer,
+    raw: ReadableStream<Uint8Array>,
+  ): Promise<ReadableStream<Uint8Array>> {
+    const accepting = records.acceptedIncomingUni(raw)
+    this.pendingUni.add(accepting)
+    try {
+      const incoming = await accepting
+      if (incoming.readable) return incoming.readable
+      this.peerClosed(incoming.close)
+      throw new ConnectionError('CLOSED', 'the peer closed the connection')
+    } finally {
+      this.pendingUni.delete(accepting)
+    }
+  }
+
+  /** The peer's close record authenticated: that is how the connection ended. */
+  private peerClosed(close: AuthenticatedClose): void {
+    this.peerClose ??= close
+    if (this.closedLocally) return
+    this.settle({ code: close.code, reason: close.reason, remote: true })
+    // Our transport session too, in case the relay holds back the peer's transport close.
+    this.session.close({ closeCode: close.code, reason: close.reason })
+  }
+
+  /** The transport session closed with `code` and `reason`, which only TLS can vouch for. */
+  private transportClosed(code: number, reason: string): void {
+    if (!this.records) {
+      this.settle({ code, reason, remote: !this.closedLocally })
+      return
+    }
+    if (this.localClose) {
+      this.settle({ ...this.localClose, remote: false })
+      return
+    }
+    // The peer's close stream may still be on its way in, with or just behind the transport
+    // close: wait for the streams already arriving (bounded), never for streams to come.
+    const arriving = Promise.all([this.uniPumpDone, ...this.pendingUni])
+    void settledWithin(arriving, closeRecordGraceMs).then(() => {
+      if (this.peerClose) {
+        this.settle({ ...this.peerClose, remote: true })
+        return
+      }
+      this.settle({
+        code: CloseCode.UNAUTHENTICATED_CLOSE,
+        reason: `the transport closed without the peer's authenticated close (transport code ${code}${reason ? `: ${reason}` : ''})`,
+        remote: false,
+        transport: { code, reason },
+      })
+    })
   }
 
   /**
@@ -220,24 +322,45 @@ export class Connection {
 
   /**
    * Closes the connection with an application `code` and `reason`; the peer's
-   * {@link Connection.closed} resolves with them. Idempotent.
-   * @throws {RangeError} for a code outside `[0, CloseCode.firstReserved)`.
+   * {@link Connection.closed} resolves with them. On an encrypted connection they travel in an
+   * authenticated close record ahead of the transport's close, so the peer knows they are
+   * this side's. Idempotent.
+   * @throws {RangeError} for a code outside `[0, CloseCode.firstReserved)`, or a reason above
+   *   1024 bytes of UTF-8.
    */
   close(code: number = CloseCode.NORMAL, reason = ''): void {
     if (!Number.isInteger(code) || code < 0 || code >= CloseCode.firstReserved) {
       throw new RangeError(`code must be an integer in [0, ${CloseCode.firstReserved})`)
     }
+    if (utf8(reason).length > maxCloseReasonBytes) {
+      throw new RangeError(`reason must be at most ${maxCloseReasonBytes} bytes of UTF-8`)
+    }
     this.closeWith(code, reason)
   }
 
   /**
-   * Closes with any code, ferry's reserved ones included (for endpoints and routers).
+   * Closes with any code, ferry's reserved ones included (for endpoints and routers). A reason
+   * above 1024 bytes of UTF-8 is cut (at a character boundary).
    * @internal
    */
   closeWith(code: number, reason: string): void {
     if (this.closeInfo || this.closedLocally) return
     this.closedLocally = true
-    this.session.close({ closeCode: code, reason })
+    reason = clipReason(reason)
+    this.localClose = { code, reason }
+    const records = this.records
+    if (!records) {
+      this.session.close({ closeCode: code, reason })
+      return
+    }
+    // The close record first, on a uni stream of its own; the transport close once the stream
+    // has gone out (bounded: a peer or relay that stalls it cannot hold the close).
+    const sending = this.session
+      .createUnidirectionalStream()
+      .then((writable) => records.sendClose(writable, code, reason))
+    void settledWithin(sending, closeRecordGraceMs).then(() =>
+      this.session.close({ closeCode: code, reason }),
+    )
   }
 
   /** Counters, with the transport's byte counts and RTT where it reports them. */
@@ -257,16 +380,18 @@ export class Connection {
     await this.closed
   }
 
-  private settle(code: number, reason: string): ConnectionCloseInfo {
-    const info = { code, reason, remote: !this.closedLocally || code === CloseCode.LOST }
+  /** Settles {@link Connection.closed} with `info`, the first time only. */
+  private settle(info: ConnectionCloseInfo): void {
+    if (this.closeInfo) return
+    if (info.code === CloseCode.LOST) info.remote = true
     this.closeInfo = info
+    this.resolveClosed(info)
     const error = this.closedError()
     this.incomingBi.end(error)
     this.incomingUni.end(error)
     this.incomingDatagrams?.end(error)
     for (const s of this.incomingBi.drain()) s.readable.cancel(error).catch(() => {})
     for (const s of this.incomingUni.drain()) s.cancel(error).catch(() => {})
-    return info
   }
 
   private closedError(): ConnectionError {
@@ -304,7 +429,7 @@ export class Connection {
     incoming: ReadableStream<Raw>,
     queue: AsyncQueue<T>,
     wrap: (raw: Raw) => T | Promise<T>,
-  ): void {
+  ): Promise<void> {
     const reader = incoming.getReader()
     const pump = async (): Promise<void> => {
       for (;;) {
@@ -319,7 +444,7 @@ export class Connection {
         )
       }
     }
-    pump().catch(() => {
+    return pump().catch(() => {
       // The session failed; `closed` reports why and ends the queues.
     })
   }
@@ -356,6 +481,29 @@ export class Connection {
     return queue
   }
 }
+
+/** `reason`, cut to at most 1024 bytes of UTF-8 at a character boundary. */
+function clipReason(reason: string): string {
+  if (utf8(reason).length <= maxCloseReasonBytes) return reason
+  let clipped = ''
+  let bytes = 0
+  for (const char of reason) {
+    bytes += utf8(char).length
+    if (bytes > maxCloseReasonBytes) break
+    clipped += char
+  }
+  return clipped
+}
+
+/** Waits until `promise` settles, but at most `ms`. */
+async function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))
+  await Promise.race([promise.then(noop, noop), bound])
+  clearTimeout(timer)
+}
+
+function noop(): void {}
 
 /** Cancels whatever kind of stream `stream` is, ignoring failures (it is being discarded). */
 function cancelStream(stream: unknown, reason?: unknown): void {

@@ -90,6 +90,12 @@ export type RecordErrorCode =
    * authenticate on one connection (its integrity limit).
    */
   | 'TOO_MANY'
+  /**
+   * The transport reset the stream without the peer's authenticated reset record: a reset
+   * anyone on the path may have forged. The transport's error is the `cause`; its code is not
+   * the peer's word.
+   */
+  | 'RESET'
 
 /** End-to-end encryption refused a record. */
 export class RecordError extends FerryError<RecordErrorCode> {

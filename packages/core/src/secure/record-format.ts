@@ -44,6 +44,13 @@
  *   type 2, open: empty plaintext (length 16), record counter 0: the first record of the
  *                 opener's direction and nowhere else (the opener's data records count from
  *                 1). It authenticates that the peer opened stream (class, index).
+ *   type 3, reset: plaintext = code u32 (length 20): the sender aborted the direction with
+ *                 that code. It is the direction's last record (the transport stream ends
+ *                 right after it, with a FIN); the receiver's read fails with the code.
+ *   type 4, close: plaintext = close code u32 | reason (0 to 1024 bytes of UTF-8), length 20
+ *                 to 1044, record counter 0, in place of the open record on a uni stream of
+ *                 its own (preamble, close record, FIN): the sender closed the connection with
+ *                 that code and reason. Such a stream never reaches the application.
  *
  * Datagram:
  *
@@ -59,9 +66,14 @@
  *   within TLS 1.3's usage limit for AES-GCM (RFC 8446 §5.5). Beyond: KEY_EXHAUSTED.
  * - At most 2^24 streams per class (indexes 0 to 2^24 - 1). Beyond: KEY_EXHAUSTED.
  * - MALFORMED, found before decrypting: a non-minimal preamble or an index >= 2^24; a
- *   preamble not followed by an open record header (2, 0, 0, 16); a record type other than 0
- *   or 1 after it; a data record of length <= 16; an end record of length other than 16;
- *   bytes after the end record; a datagram under 24 bytes.
+ *   preamble not followed by an open record header (2, 0, 0, 16) or, on a uni stream, a close
+ *   record header (4, length 20 to 1044); a record type other than 0, 1 or 3 after it; a data
+ *   record of length <= 16; an end record of length other than 16; a reset record of length
+ *   other than 20; bytes after the end or reset record; a close record that is not valid
+ *   UTF-8; a datagram under 24 bytes.
+ * - RESET: the transport reset a stream (RESET_STREAM) without an authenticated reset record
+ *   before it. Anyone on the path can reset a stream, so its code is not the peer's: the
+ *   transport's error is only the cause.
  * - AUTH_FAILED: a record (the open record included) or datagram that does not authenticate,
  *   or a datagram sequence no key may reach (>= 2^24).
  * - TRUNCATED: a stream that ends before its end record (or inside its preamble or open
@@ -116,6 +128,16 @@ export const dataRecord = 0
 export const endRecord = 1
 /** Record type of the open record, the first record of the opener's direction. */
 export const openRecord = 2
+/** Record type of the reset record: the sender's abort code, the direction's last record. */
+export const resetRecord = 3
+/** Record type of the close record, alone on a uni stream of its own: the connection's close. */
+export const closeRecord = 4
+/** Plaintext bytes of a reset record: the code, u32. */
+export const resetPlaintextLength = 4
+/** The most bytes of UTF-8 a close record's reason carries (as WebTransport's close). */
+export const maxCloseReasonBytes = 1024
+/** Smallest and largest length field of a close record: code u32, reason, tag. */
+export const closeRecordLengths = { min: 4 + tagLength, max: 4 + maxCloseReasonBytes + tagLength }
 /** Bytes of the open record on the wire: its header and the tag of its empty plaintext. */
 export const openRecordLength = headerLength + tagLength
 /** Nonce class of every datagram. */
@@ -148,6 +170,12 @@ export function headerProblem(type: number, length: number): string | undefined 
   if (type === endRecord) {
     return length === tagLength ? undefined : `an end record of length ${length} (must be 16)`
   }
+  if (type === resetRecord) {
+    return length === resetPlaintextLength + tagLength
+      ? undefined
+      : `a reset record of length ${length} (must be ${resetPlaintextLength + tagLength})`
+  }
   if (type === openRecord) return 'an open record after the start of the stream'
+  if (type === closeRecord) return 'a close record after the start of the stream'
   return `unknown record type ${type}`
 }

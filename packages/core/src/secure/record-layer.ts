@@ -3,14 +3,19 @@ import { RecordError } from '../errors.js'
 import type { AeadKey } from './aead.js'
 import type { BidiStream } from '../session.js'
 import {
+  closeRecord,
   datagramClass,
   datagramOverhead,
   maxRecordsPerKey,
   maxStreamsPerClass,
+  maxCloseReasonBytes,
   nonce,
   sequenceLength,
+  tagLength,
   type StreamClass,
 } from './record-format.js'
+import { concat, utf8 } from '../internal/bytes.js'
+import { transportResetError } from './stream-reset.js'
 import { DatagramWindow, StreamIndexWindow } from './replay-window.js'
 import { SealingKey } from './sealing-key.js'
 import { encodeIndex } from './stream-preamble.js'
@@ -44,6 +49,19 @@ export interface AcceptOptions {
   /** Stops waiting for the preamble; the stream is cancelled with the signal's reason. */
   signal?: AbortSignal
 }
+
+/** A connection close the peer authenticated: its close record's code and reason. */
+export interface AuthenticatedClose {
+  code: number
+  reason: string
+}
+
+/** What a uni stream the peer opened turned out to be: an application stream, or its close. */
+export type IncomingUni =
+  | { readable: ReadableStream<Uint8Array>; close?: undefined }
+  | { close: AuthenticatedClose; readable?: undefined }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Gives up on a transport stream we will not use. */
 function abandon(stream: Partial<BidiStream>, reason: unknown): void {
@@ -161,7 +179,7 @@ export class RecordLayer {
    */
   async acceptedBidi(stream: BidiStream, options: AcceptOptions = {}): Promise<BidiStream> {
     const streamClass: StreamClass = this.isDialer ? 1 : 0
-    const { index, rest } = await this.acceptOpening(stream, streamClass, options.signal)
+    const { index, rest } = await this.acceptOpening(stream, streamClass, options.signal, false)
     return {
       readable: this.unsealingReadable(stream.readable, streamClass, index, rest, 1),
       writable: this.sealingWritable(stream.writable, streamClass, index, undefined),
@@ -180,8 +198,84 @@ export class RecordLayer {
     options: AcceptOptions = {},
   ): Promise<ReadableStream<Uint8Array>> {
     const streamClass: StreamClass = this.isDialer ? 3 : 2
-    const { index, rest } = await this.acceptOpening({ readable }, streamClass, options.signal)
-    return this.unsealingReadable(readable, streamClass, index, rest, 1)
+    const opening = await this.acceptOpening({ readable }, streamClass, options.signal, false)
+    return this.unsealingReadable(readable, streamClass, opening.index, opening.rest, 1)
+  }
+
+  /**
+   * As {@link RecordLayer.acceptedUni}, but a uni stream may also carry the peer's close record
+   * (see {@link RecordLayer.sendClose}): then the result is the authenticated close, and the
+   * transport stream is cancelled (nothing may follow the record).
+   *
+   * @throws RecordError as {@link RecordLayer.acceptedUni}, and `MALFORMED` for a close record
+   *   whose reason is not UTF-8.
+   */
+  async acceptedIncomingUni(
+    readable: ReadableStream<Uint8Array>,
+    options: AcceptOptions = {},
+  ): Promise<IncomingUni> {
+    const streamClass: StreamClass = this.isDialer ? 3 : 2
+    const opening = await this.acceptOpening({ readable }, streamClass, options.signal, true)
+    if (opening.kind === 'open') {
+      return {
+        readable: this.unsealingReadable(readable, streamClass, opening.index, opening.rest, 1),
+      }
+    }
+    readable.cancel().catch(() => undefined)
+    const plaintext = opening.plaintext
+    const code = new DataView(plaintext.buffer, plaintext.byteOffset).getUint32(0)
+    let reason: string
+    try {
+      reason = strictUtf8.decode(plaintext.subarray(4))
+    } catch (cause) {
+      throw new RecordError('MALFORMED', 'a close reason that is not UTF-8', { cause })
+    }
+    return { close: { code, reason } }
+  }
+
+  /**
+   * Sends this side's close of the connection, authenticated: a uni stream of its own with
+   * its preamble and a close record (code, reason), then its end. Resolves once the transport
+   * has taken the stream's end (the caller closes the transport session after that, so the
+   * record goes out first).
+   *
+   * @throws RangeError if `code` is not a u32 or `reason` is above 1024 bytes of UTF-8.
+   * @throws RecordError `KEY_EXHAUSTED` once the send key or the uni indexes are used up. An
+   *   error of the transport writable is passed on as it is.
+   */
+  async sendClose(
+    writable: WritableStream<Uint8Array>,
+    code: number,
+    reason: string,
+  ): Promise<void> {
+    if (!Number.isInteger(code) || code < 0 || code > 0xffff_ffff) {
+      throw new RangeError('code: expected an integer in [0, 2^32)')
+    }
+    const reasonBytes = utf8(reason)
+    if (reasonBytes.length > maxCloseReasonBytes) {
+      throw new RangeError(`reason: above ${maxCloseReasonBytes} bytes of UTF-8`)
+    }
+    const streamClass: StreamClass = this.isDialer ? 2 : 3
+    const index = this.claimIndex(streamClass, { writable })
+    const writer = writable.getWriter()
+    try {
+      this.sealing.claim()
+      const plaintext = new Uint8Array(4 + reasonBytes.length)
+      new DataView(plaintext.buffer).setUint32(0, code)
+      plaintext.set(reasonBytes, 4)
+      const length = plaintext.length + tagLength
+      const header = Uint8Array.of(closeRecord, length >> 16, (length >> 8) & 0xff, length & 0xff)
+      const ciphertext = await this.sealing.key.seal(
+        nonce(streamClass, index, 0),
+        header,
+        plaintext,
+      )
+      await writer.write(concat(encodeIndex(index), header, ciphertext))
+      await writer.close()
+    } catch (error) {
+      writer.abort(error).catch(() => undefined)
+      throw error
+    }
   }
 
   /**
@@ -263,7 +357,8 @@ export class RecordLayer {
     stream: Partial<BidiStream> & { readable: ReadableStream<Uint8Array> },
     streamClass: StreamClass,
     signal: AbortSignal | undefined,
-  ): Promise<Opening> {
+    closeAllowed: boolean,
+  ): Promise<Opening & { plaintext: Uint8Array }> {
     if (this.pendingOpenings >= this.pendingLimit) {
       const error = new RecordError(
         'TOO_MANY',
@@ -285,18 +380,22 @@ export class RecordLayer {
     try {
       opening = await readOpening(stream.readable, stop.signal)
       const { index, header, tag } = opening
+      if (opening.kind === 'close' && !closeAllowed) {
+        throw new RecordError('MALFORMED', 'a close record on a stream that cannot carry one')
+      }
       const window = this.accepted[streamClass]!
       window.check(index)
+      let plaintext: Uint8Array
       try {
-        await this.unsealing.unseal(nonce(streamClass, index, 0), header, tag)
+        plaintext = await this.unsealing.unseal(nonce(streamClass, index, 0), header, tag)
       } catch (cause) {
-        const message = `the open record of stream ${index} did not authenticate`
+        const message = `the ${opening.kind} record of stream ${index} did not authenticate`
         throw new RecordError('AUTH_FAILED', message, { cause })
       }
       // Two copies of one opening may both have passed the first check while unsealing.
       window.check(index)
       window.mark(index)
-      return opening
+      return { ...opening, plaintext }
     } catch (error) {
       // readOpening cancelled the readable already if it failed; otherwise cancel it here.
       if (opening) stream.readable.cancel(error).catch(() => undefined)
@@ -333,8 +432,13 @@ export class RecordLayer {
     firstCounter: number,
   ): ReadableStream<Uint8Array> {
     const unsealer = new StreamUnsealer(this.unsealing, streamClass, index, initial, firstCounter)
-    return readable.pipeThrough(
-      new TransformStream(unsealer, { highWaterMark: 1 }, { highWaterMark: 1 }),
-    )
+    const transform = new TransformStream(unsealer, { highWaterMark: 1 }, { highWaterMark: 1 })
+    // As pipeThrough, except for an error of the transport readable: a transport reset is
+    // nobody's authenticated word, so its code must not pass for the peer's (RESET).
+    readable
+      .pipeTo(transform.writable, { preventAbort: true })
+      .catch((error: unknown) => transform.writable.abort(transportResetError(error)))
+      .catch(() => undefined)
+    return transform.readable
   }
 }

@@ -4,24 +4,36 @@
  */
 import { RecordError } from '../errors.js'
 import { concat } from '../internal/bytes.js'
-import { headerLength, openRecord, openRecordLength, tagLength } from './record-format.js'
+import {
+  closeRecord,
+  closeRecordLengths,
+  headerLength,
+  openRecord,
+  tagLength,
+} from './record-format.js'
 import { decodeIndex } from './stream-preamble.js'
 
 /** A stream's opening, parsed but not yet authenticated. */
 export interface Opening {
+  /**
+   * `'open'` for a stream's open record; `'close'` for a close record, which only a uni
+   * stream of its own carries (the caller checks that).
+   */
+  kind: 'open' | 'close'
   /** The stream index from the preamble. */
   index: number
   /** The open record's 4 header bytes (its additional data), a copy. */
   header: Uint8Array
-  /** The open record's ciphertext: the tag of its empty plaintext, a copy. */
+  /** The record's ciphertext (an open record's is the tag of its empty plaintext), a copy. */
   tag: Uint8Array
-  /** The bytes after the open record: a view of the transport's chunk. */
+  /** The bytes after the record: a view of the transport's chunk. */
   rest: Uint8Array
 }
 
 /**
- * Reads a stream's preamble and open record. It buffers at most one transport chunk beyond
- * the 24 bytes an opening can take. On failure the transport readable is cancelled with the
+ * Reads a stream's preamble and open record (or close record). It buffers at most one
+ * transport chunk beyond the 1056 bytes an opening can take (a close record with the
+ * longest reason). On failure the transport readable is cancelled with the
  * error, and its lock released.
  *
  * @throws RecordError `MALFORMED` (a bad preamble, or no open record header after it) or
@@ -49,22 +61,31 @@ export async function readOpening(
     let pending: Uint8Array = new Uint8Array(0)
     for (;;) {
       const preamble = decodeIndex(pending)
-      if (preamble && pending.length >= preamble.length + openRecordLength) {
+      if (preamble && pending.length >= preamble.length + headerLength) {
         const at = preamble.length
         const header = pending.slice(at, at + headerLength)
         const length = (header[1]! << 16) | (header[2]! << 8) | header[3]!
-        if (header[0] !== openRecord || length !== tagLength) {
+        const isOpen = header[0] === openRecord && length === tagLength
+        const isClose =
+          header[0] === closeRecord &&
+          length >= closeRecordLengths.min &&
+          length <= closeRecordLengths.max
+        if (!isOpen && !isClose) {
           throw new RecordError(
             'MALFORMED',
-            'the stream preamble is not followed by an open record',
+            'the stream preamble is not followed by an open record or a close record',
           )
         }
-        reader.releaseLock()
-        return {
-          index: preamble.index,
-          header,
-          tag: pending.slice(at + headerLength, at + openRecordLength),
-          rest: pending.subarray(at + openRecordLength),
+        const end = at + headerLength + length
+        if (pending.length >= end) {
+          reader.releaseLock()
+          return {
+            kind: isOpen ? 'open' : 'close',
+            index: preamble.index,
+            header,
+            tag: pending.slice(at + headerLength, end),
+            rest: pending.subarray(end),
+          }
         }
       }
       const { value, done } = await Promise.race([reader.read(), aborted])

@@ -6,11 +6,14 @@ import {
   maxRecordPlaintext,
   nonce,
   openRecord,
+  resetRecord,
+  resetPlaintextLength,
   tagLength,
   type StreamClass,
 } from './record-format.js'
 import type { SealingKey } from './sealing-key.js'
 import { concat } from '../internal/bytes.js'
+import { streamErrorCodeOf } from '@ferry/wire'
 
 /**
  * The sink behind a plaintext writable: splits writes into records, seals up to
@@ -25,6 +28,9 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
   private chain: Promise<void> = Promise.resolve()
   private readonly inFlight: Promise<void>[] = []
   private failure: { error: unknown } | undefined
+  /** The application aborted: what went to the transport (a reset record, or a reset). */
+  private aborting: Promise<void> | undefined
+  private abortReason: { reason: unknown } | undefined
   private controller: WritableStreamDefaultController | undefined
 
   constructor(
@@ -51,11 +57,11 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
     }
     // An abort must reach the transport even while a write waits on the transport's
     // backpressure (the stream would otherwise hold the abort until that write settles). The
-    // outcome is reported by abort() below, which returns the same abort. (Engines without
+    // outcome is reported by abort() below, which returns the same promise. (Engines without
     // `controller.signal` still abort, once the pending write settles.)
     controller.signal?.addEventListener(
       'abort',
-      () => void this.writer.abort(controller.signal.reason).catch(() => undefined),
+      () => void this.abortWith(controller.signal.reason).catch(() => undefined),
       { once: true },
     )
   }
@@ -83,7 +89,44 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
   }
 
   abort(reason: unknown): Promise<void> {
-    return this.writer.abort(reason)
+    return this.abortWith(reason)
+  }
+
+  /**
+   * The application's abort. Where the transport can take one more record now (nothing is
+   * waiting to be written and its writer is ready), the code goes in an authenticated reset record after the records already sealed,
+   * and the transport stream ends with a FIN: the peer's read fails with this code, and only
+   * with a code this side sent. Otherwise (the transport is full or already failed) the
+   * transport stream is reset, which the peer reads as `RecordError` `RESET`.
+   */
+  private abortWith(reason: unknown): Promise<void> {
+    if (this.aborting) return this.aborting
+    // Only when every record sealed so far is with the transport and it has room: a reset
+    // record queued behind a write stuck on flow control would hold the abort indefinitely.
+    const desired = this.writer.desiredSize
+    if (this.failure || this.inFlight.length > 0 || desired === null || desired <= 0) {
+      this.aborting = this.writer.abort(reason)
+      return this.aborting
+    }
+    const plaintext = new Uint8Array(resetPlaintextLength)
+    new DataView(plaintext.buffer).setUint32(0, streamErrorCodeOf(reason))
+    try {
+      this.sealNow(resetRecord, plaintext, undefined)
+    } catch {
+      // No key left for a record: the transport reset is all that can go out.
+      this.aborting = this.writer.abort(reason)
+      return this.aborting
+    }
+    // Nothing may be sealed after the reset record.
+    this.abortReason = { reason }
+    this.aborting = this.chain
+      .then(() => {
+        if (this.failure) throw this.failure.error
+        return this.writer.close()
+      })
+      // The record could not go out: the transport reset still tells the peer.
+      .catch(() => this.writer.abort(reason))
+    return this.aborting
   }
 
   private async seal(type: number, plaintext: Uint8Array): Promise<void> {
@@ -131,6 +174,7 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
 
   private rethrow(): void {
     if (this.failure) throw this.failure.error
+    if (this.abortReason) throw this.abortReason.reason
   }
 
   /**

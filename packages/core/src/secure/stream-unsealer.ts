@@ -1,7 +1,15 @@
 import { RecordError } from '../errors.js'
 import type { AeadKey } from './aead.js'
 import { pipelineDepth, settle } from './pipeline.js'
-import { endRecord, headerLength, headerProblem, nonce, type StreamClass } from './record-format.js'
+import {
+  endRecord,
+  headerLength,
+  headerProblem,
+  nonce,
+  resetRecord,
+  type StreamClass,
+} from './record-format.js'
+import { authenticatedResetError } from './stream-reset.js'
 
 /**
  * The transformer between a transport readable and its plaintext readable: parses records
@@ -17,7 +25,7 @@ export class StreamUnsealer implements Transformer<Uint8Array, Uint8Array> {
   /** A ciphertext that spans chunks, being assembled. */
   private record: Uint8Array<ArrayBuffer> | undefined
   private recordFill = 0
-  /** The end record's header has been read. */
+  /** The end (or reset) record's header has been read: it is the direction's last record. */
   private ended = false
   /** No more input is parsed: a failure is pending or delivered. */
   private stopped = false
@@ -64,7 +72,7 @@ export class StreamUnsealer implements Transformer<Uint8Array, Uint8Array> {
     while (offset < chunk.length && !this.stopped) {
       if (this.record === undefined) {
         if (this.ended) {
-          this.failInOrder(new RecordError('MALFORMED', 'bytes after the end record'))
+          this.failInOrder(new RecordError('MALFORMED', 'bytes after the end or reset record'))
           return
         }
         const take = Math.min(headerLength - this.headerFill, chunk.length - offset)
@@ -80,7 +88,7 @@ export class StreamUnsealer implements Transformer<Uint8Array, Uint8Array> {
           this.failInOrder(new RecordError('MALFORMED', problem))
           return
         }
-        if (type === endRecord) this.ended = true
+        if (type === endRecord || type === resetRecord) this.ended = true
         if (chunk.length - offset >= length) {
           // The whole ciphertext is in this chunk: unseal it in place.
           await this.unseal(chunk.subarray(offset, offset + length))
@@ -115,6 +123,10 @@ export class StreamUnsealer implements Transformer<Uint8Array, Uint8Array> {
         if (!outcome.ok) {
           const message = 'a record did not authenticate (tampered, reordered or misplaced)'
           this.errorNow(new RecordError('AUTH_FAILED', message, { cause: outcome.error }))
+        } else if (header[0] === resetRecord) {
+          // The peer's own abort, authenticated: its code is the peer's word.
+          const code = new DataView(outcome.value.buffer, outcome.value.byteOffset).getUint32(0)
+          this.errorNow(authenticatedResetError(code))
         } else if (outcome.value.byteLength > 0) {
           this.deliver(outcome.value)
         }

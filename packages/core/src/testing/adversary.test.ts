@@ -3,7 +3,7 @@
  * {@link Adversary} harness), over the in-memory network.
  */
 import { describe, expect, it } from 'vitest'
-import type { Connection } from '../connection.js'
+import { CloseCode, type Connection } from '../connection.js'
 import { Prng } from '../internal/prng.js'
 import { MemoryNetwork } from '../memory/network.js'
 import { MemoryTransport } from '../memory/transport.js'
@@ -15,6 +15,8 @@ import {
   duplicateStream,
   forgedReadable,
   recorder,
+  resetAfter,
+  rewriteResets,
   spliceStreams,
 } from './adversary.js'
 
@@ -205,4 +207,109 @@ describe('an adversary in the relay position', () => {
       expect(actions.size).toBeGreaterThan(3)
     }
   }, 60_000)
+})
+
+/** A client and a server behind the adversary, over one encrypted connection each way. */
+async function pair(seed: number): Promise<{
+  adversary: Adversary
+  client: Connection
+  server: Connection
+}> {
+  const network = new MemoryNetwork({ seed })
+  const adversary = new Adversary(new Prng(seed))
+  const serverEndpoint = await TestEndpoint.create({
+    transport: adversary.transport(new MemoryTransport(network)),
+    alpns: [alpn],
+  })
+  const clientEndpoint = await TestEndpoint.create({ transport: new MemoryTransport(network) })
+  const accepted = serverEndpoint.incoming()[Symbol.asyncIterator]().next()
+  const client = await clientEndpoint.connect(serverEndpoint.addr(), alpn)
+  const server = (await accepted).value as Connection
+  expect(client.encrypted && server.encrypted).toBe(true)
+  return { adversary, client, server }
+}
+
+/** A stream reset with `code`, as an application aborts one. */
+function streamError(code: number): Error {
+  return Object.assign(new Error(`abort with ${code}`), {
+    name: 'WebTransportError',
+    source: 'stream',
+    streamErrorCode: code,
+  })
+}
+
+/** The error reading `readable` to its end fails with. */
+async function readFailure(readable: ReadableStream<Uint8Array>): Promise<unknown> {
+  try {
+    await readText(readable)
+  } catch (error) {
+    return error
+  }
+  throw new Error('the read did not fail')
+}
+
+describe('closes and resets against an adversary in the relay position', () => {
+  for (const [name, code] of [
+    ['NORMAL', CloseCode.NORMAL],
+    ['ALPN_REFUSED', CloseCode.ALPN_REFUSED],
+  ] as const) {
+    it(`a transport close the relay forges with ${name} is not reported as the peer's close`, async () => {
+      const { adversary, client, server } = await pair(11)
+      adversary.closeSession({ closeCode: code, reason: 'forged' })
+      for (const conn of [server, client]) {
+        const info = await conn.closed
+        expect(info.code).toBe(CloseCode.UNAUTHENTICATED_CLOSE)
+        expect(info.remote).toBe(false)
+        expect(info.transport).toEqual({ code, reason: 'forged' })
+      }
+    })
+  }
+
+  it('a close with code and reason arrives authenticated, whatever the relay says', async () => {
+    const { adversary, client, server } = await pair(12)
+    // The relay rewrites the transport's close code and reason on the way.
+    adversary.onClose = () => ({ closeCode: CloseCode.NORMAL, reason: 'forged' })
+    client.close(7, 'done here')
+    expect(await server.closed).toEqual({ code: 7, reason: 'done here', remote: true })
+    expect(await client.closed).toEqual({ code: 7, reason: 'done here', remote: false })
+  })
+
+  it('a close with a reserved code after the handshake is authenticated too', async () => {
+    const { adversary, client, server } = await pair(13)
+    adversary.onClose = () => ({ closeCode: CloseCode.NORMAL, reason: '' })
+    client.closeWith(CloseCode.ENDPOINT_CLOSING, 'endpoint closing')
+    expect(await server.closed).toEqual({
+      code: CloseCode.ENDPOINT_CLOSING,
+      reason: 'endpoint closing',
+      remote: true,
+    })
+  })
+
+  it("a stream reset the relay forges is a RecordError RESET, never the peer's code", async () => {
+    const { adversary, client, server } = await pair(14)
+    // The opening (preamble and open record, 21 bytes) goes through; then a forged reset.
+    adversary.onBidi = (stream, deliver) =>
+      deliver({ readable: resetAfter(stream.readable, 21, 42), writable: stream.writable })
+    const stream = await client.openBi()
+    const writer = stream.writable.getWriter()
+    void writer.write(encoder.encode('a request that never ends')).catch(() => undefined)
+    const incoming = (await server.bidiStreams().next()).value as BidiStream
+    const error = await readFailure(incoming.readable)
+    expect(error).toMatchObject({ name: 'RecordError', code: 'RESET' })
+    expect((error as { streamErrorCode?: unknown }).streamErrorCode).toBeUndefined()
+  })
+
+  it('an abort with a code arrives authenticated, whatever code the relay puts on the reset', async () => {
+    const { adversary, client, server } = await pair(15)
+    adversary.onBidi = (stream, deliver) =>
+      deliver({ readable: rewriteResets(stream.readable, 7), writable: stream.writable })
+    const stream = await client.openBi()
+    const writer = stream.writable.getWriter()
+    await writer.write(encoder.encode('part'))
+    const incoming = (await server.bidiStreams().next()).value as BidiStream
+    const reading = readFailure(incoming.readable)
+    await writer.abort(streamError(42))
+    const error = await reading
+    expect(error).toMatchObject({ name: 'WebTransportError', streamErrorCode: 42 })
+  })
 })

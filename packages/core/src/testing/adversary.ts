@@ -13,7 +13,8 @@
 import type { DirectAddr } from '../addr.js'
 import type { DialedSession, Transport, TransportListener } from '../endpoint.js'
 import type { Prng } from '../internal/prng.js'
-import type { BidiStream, Session } from '../session.js'
+import { MemoryTransportError } from '../memory/transport-error.js'
+import type { BidiStream, Session, SessionCloseInfo } from '../session.js'
 
 /** What the adversary does with a stream from the peer: `deliver` hands one to the victim. */
 export type BidiPolicy = (stream: BidiStream, deliver: (stream: BidiStream) => void) => void
@@ -29,6 +30,11 @@ export class Adversary {
   onBidi: BidiPolicy = (stream, deliver) => deliver(stream)
   /** What happens to each uni stream the peer opens; default: delivered unchanged. */
   onUni: UniPolicy = (readable, deliver) => deliver(readable)
+  /**
+   * What the victim hears of a transport close (code and reason travel in the clear in a
+   * relay's position); default: unchanged.
+   */
+  onClose: (info: SessionCloseInfo) => SessionCloseInfo = (info) => info
   private readonly sessions: AdversarySession[] = []
 
   constructor(readonly prng: Prng) {}
@@ -65,6 +71,14 @@ export class Adversary {
   /** Hands a uni stream of the adversary's making to the victim, on its newest session. */
   injectUni(readable: ReadableStream<Uint8Array>): void {
     this.newest().deliverUni(readable)
+  }
+
+  /**
+   * Closes the newest session at the transport level with a code and reason of the
+   * adversary's choosing, as a relay can: both ends hear that close.
+   */
+  closeSession(info: SessionCloseInfo): void {
+    this.newest().closeAsRelay(info)
   }
 
   /** Hands a datagram of the adversary's making to the victim, on its newest session. */
@@ -119,6 +133,65 @@ export function recorder(): {
   return { writable, done }
 }
 
+/** The transport error of a stream reset with `code`, as the victim's transport reports it. */
+function resetError(code: number): MemoryTransportError {
+  return new MemoryTransportError('stream reset by peer', {
+    source: 'stream',
+    streamErrorCode: code,
+  })
+}
+
+/**
+ * `readable`'s bytes, passed on as they come, except that a transport reset carries `code`
+ * instead of the sender's: a relay rewriting RESET_STREAM.
+ */
+export function rewriteResets(
+  readable: ReadableStream<Uint8Array>,
+  code: number,
+): ReadableStream<Uint8Array> {
+  const reader = readable.getReader()
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      } catch {
+        controller.error(resetError(code))
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
+}
+
+/**
+ * `readable`'s first `bytes` bytes, then a transport reset with `code` of the adversary's
+ * choosing; the rest of the genuine stream is discarded.
+ */
+export function resetAfter(
+  readable: ReadableStream<Uint8Array>,
+  bytes: number,
+  code: number,
+): ReadableStream<Uint8Array> {
+  const reader = readable.getReader()
+  let passed = 0
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (passed >= bytes) {
+        reader.cancel().catch(() => undefined)
+        controller.error(resetError(code))
+        return
+      }
+      const { value, done } = await reader.read()
+      if (done) return controller.close()
+      const part = value.subarray(0, bytes - passed)
+      passed += part.length
+      controller.enqueue(part.slice())
+    },
+    cancel: (reason) => reader.cancel(reason),
+  })
+}
+
 /** Resets both directions of a stream, as dropping it on the path would look to its ends. */
 export function dropStream(stream: Partial<BidiStream>): void {
   const reason = new Error('dropped by the adversary')
@@ -151,10 +224,11 @@ class AdversarySession implements Session {
   private bidi!: ReadableStreamDefaultController<BidiStream>
   private uni!: ReadableStreamDefaultController<ReadableStream<Uint8Array>>
   private datagramController!: ReadableStreamDefaultController<Uint8Array>
+  private closedAsSeen: Promise<SessionCloseInfo> | undefined
 
   constructor(
     private readonly inner: Session,
-    adversary: Adversary,
+    private readonly adversary: Adversary,
   ) {
     this.incomingBidirectionalStreams = new ReadableStream({ start: (c) => void (this.bidi = c) })
     this.incomingUnidirectionalStreams = new ReadableStream({ start: (c) => void (this.uni = c) })
@@ -181,7 +255,16 @@ class AdversarySession implements Session {
     return this.inner.ready
   }
   get closed(): Session['closed'] {
-    return this.inner.closed
+    // Built once: the policy sees the close when it happens, as the victim does.
+    if (!this.closedAsSeen) {
+      this.closedAsSeen = this.inner.closed.then((info) => this.adversary.onClose(info))
+      this.closedAsSeen.catch(() => undefined)
+    }
+    return this.closedAsSeen
+  }
+
+  closeAsRelay(info: SessionCloseInfo): void {
+    this.inner.close(info)
   }
   get protocol(): string | undefined {
     return this.inner.protocol
