@@ -111,7 +111,11 @@ export interface ConnectionInit {
  * hood, so the API is the same on every path.
  */
 export class Connection {
-  /** Resolves once, with the close code and reason, whichever side closed (never rejects). */
+  /**
+   * Resolves once, with the close code and reason, whichever side closed (never rejects). On
+   * an encrypted connection a close reported with `remote: true` is the peer's authenticated
+   * close record; a transport close without one is {@link CloseCode.UNAUTHENTICATED_CLOSE}.
+   */
   readonly closed: Promise<ConnectionCloseInfo>
   private readonly incomingBi = new AsyncQueue<BidiStream>()
   private readonly incomingUni = new AsyncQueue<ReadableStream<Uint8Array>>()

@@ -11,6 +11,9 @@ import {
   dialerKey,
   expectRecordError,
   layers,
+  openingFor,
+  sink,
+  source,
   transportPair,
   utf8,
   writeAll,
@@ -170,5 +173,87 @@ describe('RecordLayer limits and options', () => {
       TypeError,
     )
     await expect(RecordLayer.create({ ...good, receiveKey: dialerKey })).rejects.toThrow(TypeError)
+  })
+})
+
+describe('RecordLayer close and reset records', () => {
+  /** The wire bytes of `layer`'s close record, as one transport chunk. */
+  async function closeStream(
+    layer: RecordLayer,
+    code: number,
+    reason: string,
+  ): Promise<Uint8Array> {
+    const { writable, chunks } = sink()
+    await layer.sendClose(writable, code, reason)
+    expect(chunks.length).toBe(1)
+    return chunks[0]!
+  }
+
+  it('carries a close in one write: preamble, close record header (4, length), ciphertext', async () => {
+    const { dialer, acceptor } = await layers()
+    const wire = await closeStream(dialer, 7, 'bye')
+    // Uni index 0, then type 4 and length 4 + 3 + 16.
+    expect(toHex(wire.subarray(0, 5))).toBe('0004000017')
+    expect(wire.length).toBe(1 + 4 + 23)
+    const incoming = await acceptor.acceptedIncomingUni(source([wire]).readable)
+    expect(incoming.close).toEqual({ code: 7, reason: 'bye' })
+  })
+
+  it('refuses a close record that is tampered, on a bidi stream, or too long', async () => {
+    const { dialer, acceptor } = await layers()
+    const wire = await closeStream(dialer, 7, 'bye')
+    const tampered = wire.slice()
+    tampered[tampered.length - 1]! ^= 1
+    await acceptor.acceptedIncomingUni(source([tampered]).readable).then(
+      () => expect.unreachable(),
+      (error: unknown) => expectRecordError(error, ['AUTH_FAILED']),
+    )
+    // An application's accept never takes a close stream for a stream.
+    const again = await closeStream(dialer, 8, '')
+    await acceptor.acceptedUni(source([again]).readable).then(
+      () => expect.unreachable(),
+      (error: unknown) => expectRecordError(error, ['MALFORMED']),
+    )
+    // A length above 4 + 1024 + 16 is refused before anything is buffered or decrypted.
+    const long = Uint8Array.of(1, 4, 0, 0x04, 0x15)
+    await acceptor.acceptedIncomingUni(source([long], 'hang').readable).then(
+      () => expect.unreachable(),
+      (error: unknown) => expectRecordError(error, ['MALFORMED']),
+    )
+    await expect(dialer.sendClose(new WritableStream(), 0, 'x'.repeat(1025))).rejects.toThrow(
+      RangeError,
+    )
+  })
+
+  it("reads the peer's abort as its code, and a bare transport reset as RESET", async () => {
+    const { dialer, acceptor } = await layers()
+    const [dialerSide, acceptorSide] = transportPair()
+    const opened = dialer.openedBidi(dialerSide)
+    const writer = opened.writable.getWriter()
+    await writer.write(utf8('part'))
+    const accepted = await acceptor.acceptedBidi(acceptorSide)
+    const reader = accepted.readable.getReader()
+    // Once the data is through, the stream is idle: the abort goes in a reset record.
+    expect((await reader.read()).value).toEqual(utf8('part'))
+    await writer.abort(Object.assign(new Error('stop'), { streamErrorCode: 42 }))
+    await expect(reader.read()).rejects.toMatchObject({
+      name: 'WebTransportError',
+      streamErrorCode: 42,
+    })
+
+    const reset = Object.assign(new Error('reset'), { source: 'stream', streamErrorCode: 42 })
+    const raw = new ReadableStream<Uint8Array>({
+      start: async (controller) => {
+        controller.enqueue(await openingFor(1))
+        controller.error(reset)
+      },
+    })
+    const plaintext = await acceptor.acceptedUni(raw)
+    const error = await readBytes(plaintext).then(
+      () => expect.unreachable(),
+      (e: unknown) => e,
+    )
+    expectRecordError(error, ['RESET'])
+    expect((error as Error).cause).toBe(reset)
   })
 })

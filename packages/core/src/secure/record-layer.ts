@@ -77,7 +77,9 @@ function abandon(stream: Partial<BidiStream>, reason: unknown): void {
  * Stream wrappers keep the transport's semantics: backpressure end to end (a plaintext
  * writer's `ready` waits on the transport writable; nothing buffers without bound); closing
  * the plaintext writable writes the end record, then closes the transport writable; aborting
- * it aborts the transport writable with the same reason; cancelling the plaintext readable
+ * it sends the reason's `streamErrorCode` in a reset record and ends the transport writable,
+ * where the stream is idle, or else aborts the transport writable with the same reason (the
+ * peer then reads `RecordError` `RESET`); cancelling the plaintext readable
  * cancels the transport readable with the same reason; an error of the transport readable
  * errors the plaintext readable; a {@link RecordError} errors the plaintext readable and
  * cancels the transport readable with it. Plaintext chunks are new arrays the reader owns.
