@@ -78,11 +78,12 @@ export type SessionCommand =
   | { op: 'watch-close'; id: string }
   /** Watches as `watch-close` does, then closes this session with the code and reason. */
   | { op: 'close'; id: string; closeCode: number; reason: string }
-  /** Answers with the report posted under `id`, once there is one. */
+  /** Answers with the report posted under `id` (once), or `{ outcome: 'pending' }` if none yet. */
   | { op: 'result'; id: string }
 
 /** What the responder reports about a stream or a session. */
 export type SessionReport =
+  | { outcome: 'pending' }
   | { outcome: 'ended'; bytes: number }
   | { outcome: 'closed'; closeCode: number | undefined; reason: string | undefined }
   | { outcome: 'error'; error: ErrorSummary }
@@ -106,6 +107,8 @@ const maxStoppedWriteBytes = 64 * 1024 * 1024
 const datagramAttempts = 40
 /** Round trips a pending write may stay pending before the writer counts as held back. */
 const blockedRoundTrips = 3
+/** How often a check asks for a report (one stream round trip each) before it gives up. */
+const reportPolls = 100
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -260,7 +263,7 @@ export class SessionResponder {
         this.watchClose(session, command.id)
         return session.close({ closeCode: command.closeCode, reason: command.reason })
       case 'result':
-        return answerWith(writer, await this.reports.take(command.id))
+        return answerWith(writer, this.reports.takeNow(command.id) ?? { outcome: 'pending' })
       default:
         throw new TypeError(`unknown command ${JSON.stringify(command)}`)
     }
@@ -477,7 +480,7 @@ export const sessionChecks: readonly SessionCheck[] = [
         echoed += decoder.decode(next.value)
       }
       await writer.abort(streamError('the client gives up', 42))
-      const report = await command<SessionReport>(session, { op: 'result', id })
+      const report = await reportOf(session, id, "the peer's read of the aborted stream")
       checkStreamError(report, 42, "the peer's read of the aborted stream")
       reader.releaseLock()
     },
@@ -505,7 +508,7 @@ export const sessionChecks: readonly SessionCheck[] = [
       const next = await reader.read()
       check(!next.done, 'the peer ended the stream instead of writing')
       await reader.cancel(streamError('the client has enough', 44))
-      const report = await command<SessionReport>(session, { op: 'result', id })
+      const report = await reportOf(session, id, "the peer's write to the cancelled stream")
       checkStreamError(report, 44, "the peer's write to the cancelled stream")
     },
   },
@@ -536,7 +539,7 @@ export const sessionChecks: readonly SessionCheck[] = [
       session.close(info)
       checkCloseInfo(await session.closed, info, 'closed here')
       await checkCannotOpen(session)
-      const report = await command<SessionReport>(await open(), { op: 'result', id })
+      const report = await reportOf(await open(), id, "the peer's closed")
       check(
         report.outcome === 'closed',
         `the peer's closed did not resolve: ${JSON.stringify(report)}`,
@@ -553,7 +556,7 @@ export const sessionChecks: readonly SessionCheck[] = [
       await openCommand(session, { op: 'close', id, ...info })
       checkCloseInfo(await session.closed, info, 'closed here')
       await checkCannotOpen(session)
-      const report = await command<SessionReport>(await open(), { op: 'result', id })
+      const report = await reportOf(await open(), id, "the peer's closed")
       check(
         report.outcome === 'closed',
         `the peer's closed did not resolve: ${JSON.stringify(report)}`,
@@ -753,6 +756,20 @@ async function openCommand(
   return { readable, writer }
 }
 
+/**
+ * The report the responder posted under `id`, asked for once per stream round trip: what the
+ * peer saw may take a moment to arrive, and an implementation that never tells the peer must
+ * fail the check rather than hang it.
+ * @throws {Error} after {@link reportPolls} round trips without a report.
+ */
+async function reportOf(session: Session, id: string, what: string): Promise<SessionReport> {
+  for (let poll = 0; poll < reportPolls; poll++) {
+    const report = await command<SessionReport>(session, { op: 'result', id })
+    if (report.outcome !== 'pending') return report
+  }
+  throw new Error(`${what}: the peer had nothing to report after ${reportPolls} round trips`)
+}
+
 /** Sends `command` on a new stream and returns the responder's JSON answer. */
 async function command<Answer = unknown>(
   session: Session,
@@ -843,6 +860,13 @@ class Board<T> {
     this.waiters.delete(id)
     if (waiter) waiter(value)
     else this.values.set(id, value)
+  }
+
+  /** The value posted under `id`, taken, or `undefined` if there is none yet. */
+  takeNow(id: string): T | undefined {
+    const value = this.values.get(id)
+    this.values.delete(id)
+    return value
   }
 
   take(id: string): Promise<T> {
