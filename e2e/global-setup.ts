@@ -1,9 +1,15 @@
-import { type Child, startChild, startFerryFixture, startFixtureProcess } from './processes.js'
+import {
+  type Child,
+  startChild,
+  startFerryFixture,
+  startFixtureProcess,
+  startSessionFixture,
+} from './processes.js'
 
 /**
  * Starts the real servers the browser tests talk to — the echo demo (the main job), the
- * transport-check fixture, and the ferry endpoints with the example pages — each in its own
- * process, and hands their addresses to the tests.
+ * transport-check fixture, the ferry endpoints with the example pages, and the responder of the
+ * Session suite — each in its own process, and hands their addresses to the tests.
  */
 export default async function globalSetup(): Promise<() => Promise<void>> {
   const [demo, demoUrl] = await startChild(
@@ -17,9 +23,12 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     started.push(fixture)
     const [ferry, ferryFixture] = await startFerryFixture()
     started.push(ferry)
+    const [session, sessionFixture] = await startSessionFixture()
+    started.push(session)
     process.env.FERRY_ECHO_PAGE = demoUrl
     process.env.FERRY_CHECKS_PAGE = pageUrl
     process.env.FERRY_ENDPOINT_FIXTURE = ferryFixture
+    process.env.FERRY_SESSION_FIXTURE = sessionFixture
   } catch (e) {
     await Promise.all(started.map((c) => c.stop()))
     throw e

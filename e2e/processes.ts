@@ -50,3 +50,8 @@ export async function startFixtureProcess(): Promise<[Child, { pageUrl: string }
 export async function startFerryFixture(): Promise<[Child, string]> {
   return startChild('e2e/ferry/main.ts', {}, (line) => (line.startsWith('{') ? line : undefined))
 }
+
+/** Starts the Session suite's responder and page (e2e/session/main.ts); resolves with its line. */
+export async function startSessionFixture(): Promise<[Child, string]> {
+  return startChild('e2e/session/main.ts', {}, (line) => (line.startsWith('{') ? line : undefined))
+}

@@ -12,6 +12,8 @@ async function check<T>(page: Page, name: string, ...args: unknown[]): Promise<T
   ) as Promise<T>
 }
 
+// Streams, datagrams, resets and closes of a native session are the Session suite's
+// (e2e/session.spec.ts); these check the transport fixture's own routes.
 test.beforeEach(async ({ page }) => {
   await page.goto(process.env.FERRY_CHECKS_PAGE!)
   await expect(page.locator('#state')).toHaveAttribute('data-ready', 'true')
@@ -23,21 +25,6 @@ test('the server picks a subprotocol that is not the page’s first', async ({ p
   expect(await check(page, 'protocol', [])).toBe('')
 })
 
-test('bidirectional echo', async ({ page }) => {
-  expect(await check(page, 'bidiEcho', 'hello from Chromium')).toBe('hello from Chromium')
-})
-
-test('unidirectional streams both ways', async ({ page }) => {
-  expect(await check(page, 'uniBothWays', 'one way, then back')).toBe('one way, then back')
-})
-
-test('a server-opened bidirectional stream', async ({ page }) => {
-  expect(await check(page, 'serverBidi')).toEqual({
-    first: 'ping',
-    confirmation: 'server heard pong',
-  })
-})
-
 test('datagram echo', async ({ page }) => {
   const result = await check<{ echoed: string; maxDatagramSize: number }>(
     page,
@@ -46,21 +33,6 @@ test('datagram echo', async ({ page }) => {
   )
   expect(result.echoed).toBe('a datagram')
   expect(result.maxDatagramSize).toBeGreaterThan(1000)
-})
-
-test('close code and reason reach the server', async ({ page }) => {
-  expect(await check(page, 'clientClose', 3003, 'page says bye')).toEqual({
-    local: { closeCode: 3003, reason: 'page says bye' },
-    server: { closeCode: 3003, reason: 'page says bye' },
-  })
-})
-
-test('close code and reason reach the page', async ({ page }) => {
-  expect(await check(page, 'serverClose')).toEqual({ closeCode: 4000, reason: 'server says bye' })
-})
-
-test('abort() of a stream reaches the server with its code', async ({ page }) => {
-  expect(await check(page, 'abortSeen', 77)).toEqual({ source: 'stream', streamErrorCode: 77 })
 })
 
 test('64 MiB upload arrives intact', async ({ page }) => {
