@@ -58,7 +58,7 @@ export const commandMagic: Uint8Array = new TextEncoder().encode('\u0000ferry?\n
  * another session.
  */
 export type SessionCommand =
-  /** Opens a bidirectional stream, sends `text` and ends it; answers `{ answer }`, what came back. */
+  /** Opens a bidirectional stream, sends `text`, ends it; answers `{ answer }`, what came back. */
   | { op: 'open-bidi'; text: string }
   /** Opens a unidirectional stream and sends `text` on it; answers `{}` once it is sent. */
   | { op: 'open-uni'; text: string }
