@@ -91,8 +91,8 @@ export type RecordErrorCode =
    */
   | 'TOO_MANY'
   /**
-   * The transport reset the stream without the peer's authenticated reset record: a reset
-   * anyone on the path may have forged. The transport's error is the `cause`; its code is not
+   * The transport reset the stream without the peer's authenticated reset record, or stopped
+   * it (STOP_SENDING): anyone on the path may have forged either. The transport's error is the `cause`; its code is not
    * the peer's word.
    */
   | 'RESET'

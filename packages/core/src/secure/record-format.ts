@@ -72,8 +72,9 @@
  *   other than 20; bytes after the end or reset record; a close record that is not valid
  *   UTF-8; a datagram under 24 bytes.
  * - RESET: the transport reset a stream (RESET_STREAM) without an authenticated reset record
- *   before it. Anyone on the path can reset a stream, so its code is not the peer's: the
- *   transport's error is only the cause.
+ *   before it, or stopped the sender's direction (STOP_SENDING, which no record carries).
+ *   Anyone on the path can do either, so the code is not the peer's: the transport's error is
+ *   only the cause.
  * - AUTH_FAILED: a record (the open record included) or datagram that does not authenticate,
  *   or a datagram sequence no key may reach (>= 2^24).
  * - TRUNCATED: a stream that ends before its end record (or inside its preamble or open

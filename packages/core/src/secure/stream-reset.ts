@@ -29,19 +29,21 @@ export function authenticatedResetError(code: number): Error {
 }
 
 /**
- * What an error of a transport readable becomes on an encrypted stream: a stream reset
- * (`source: 'stream'`, or a `streamErrorCode`) is a `RecordError` `RESET` with the transport's
- * error as its cause, since anyone on the path can reset a stream; anything else (the session
- * ended, the reader's own cancel) passes as it is.
+ * What an error of a transport stream becomes on an encrypted stream: a stream reset, or on
+ * the writing side a stop (`source: 'stream'`, or a `streamErrorCode`), is a `RecordError`
+ * `RESET` with the transport's error as its cause, since anyone on the path can reset or stop
+ * a stream; anything else (the session ended, the reader's own cancel) passes as it is.
  */
-export function transportResetError(error: unknown): unknown {
+export function transportResetError(error: unknown, what: 'reset' | 'stopped' = 'reset'): unknown {
   if (error === null || typeof error !== 'object' || error instanceof RecordError) return error
   const { source, streamErrorCode } = error as { source?: unknown; streamErrorCode?: unknown }
   if (source !== 'stream' && typeof streamErrorCode !== 'number') return error
   const code = typeof streamErrorCode === 'number' ? ` (transport code ${streamErrorCode})` : ''
   return new RecordError(
     'RESET',
-    `the transport reset the stream${code} without the peer's authenticated reset record`,
+    what === 'reset'
+      ? `the transport reset the stream${code} without the peer's authenticated reset record`
+      : `the transport stopped the stream${code}: STOP_SENDING is not authenticated`,
     { cause: error },
   )
 }

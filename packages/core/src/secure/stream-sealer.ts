@@ -14,6 +14,7 @@ import {
 import type { SealingKey } from './sealing-key.js'
 import { concat } from '../internal/bytes.js'
 import { streamErrorCodeOf } from '@ferry/wire'
+import { transportResetError } from './stream-reset.js'
 
 /**
  * The sink behind a plaintext writable: splits writes into records, seals up to
@@ -183,6 +184,8 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
    */
   private fail(error: unknown): unknown {
     if (!this.failure) {
+      // A stop (or reset) from the transport: its code is nobody's authenticated word.
+      error = transportResetError(error, 'stopped')
       this.failure = { error }
       this.controller?.error(error)
       this.writer.abort(error).catch(() => undefined)

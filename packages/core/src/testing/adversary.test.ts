@@ -133,7 +133,8 @@ describe('an adversary in the relay position', () => {
       dropped = true
       dropStream(stream)
     }
-    await expect(ask(conn, 'lost')).rejects.toMatchObject({ name: 'WebTransportError' })
+    // The drop reaches the client as a transport reset and stop: nobody's authenticated word.
+    await expect(ask(conn, 'lost')).rejects.toMatchObject({ name: 'RecordError', code: 'RESET' })
     // Far more than the window (4096) after the gap: every later stream still works.
     for (let batch = 0; batch < 45; batch++) {
       const texts = Array.from({ length: 100 }, (_, i) => `q${batch}.${i}`)
@@ -297,6 +298,25 @@ describe('closes and resets against an adversary in the relay position', () => {
     const error = await readFailure(incoming.readable)
     expect(error).toMatchObject({ name: 'RecordError', code: 'RESET' })
     expect((error as { streamErrorCode?: unknown }).streamErrorCode).toBeUndefined()
+  })
+
+  it("a stop the relay forges is a RecordError RESET for the writer, never the peer's code", async () => {
+    const { adversary, client } = await pair(16)
+    adversary.onBidi = (stream) => void stream.readable.cancel(streamError(42)).catch(() => {})
+    const stream = await client.openBi()
+    const writer = stream.writable.getWriter()
+    let error: unknown
+    // Writes go on until the forged STOP_SENDING reaches the writer.
+    for (;;) {
+      try {
+        await writer.write(new Uint8Array(1024))
+      } catch (e) {
+        error = e
+        break
+      }
+    }
+    expect(error).toMatchObject({ name: 'RecordError', code: 'RESET' })
+    expect((error as Error).cause).toMatchObject({ streamErrorCode: 42 })
   })
 
   it('an abort with a code arrives authenticated, whatever code the relay puts on the reset', async () => {
