@@ -17,15 +17,10 @@ export { Prng } from './internal/prng.js'
 export { bidiPair, END, type Tap } from './internal/pipe.js'
 export {
   SessionResponder,
-  commandMagic,
-  maxCommandBytes,
   runSessionCheck,
   sessionChecks,
-  type ErrorSummary,
   type SessionCheck,
   type SessionCheckContext,
-  type SessionCommand,
-  type SessionReport,
 } from './testing/session-suite.js'
 
 const encoder = new TextEncoder()
