@@ -58,7 +58,12 @@ export interface ConnectionCloseInfo {
    * ({@link CloseCode.UNAUTHENTICATED_CLOSE}): the code and reason the transport reported,
    * which anyone on the path may have chosen.
    */
-  transport?: { code: number; reason: string }
+  transport?: {
+    /** The transport's close code, unauthenticated. */
+    code: number
+    /** The transport's close reason, unauthenticated. */
+    reason: string
+  }
 }
 
 /** Whether the connection is one WebTransport session to the peer, or carried by a relay. */
