@@ -16,11 +16,19 @@ export function authenticatedResetError(code: number): Error {
   const Native = (globalThis as { WebTransportError?: new (...args: unknown[]) => Error })
     .WebTransportError
   if (typeof Native === 'function') {
-    try {
-      const native = new Native(message, { source: 'stream', streamErrorCode: code })
-      if ((native as { streamErrorCode?: unknown }).streamErrorCode === code) return native
-    } catch {
-      // An engine whose constructor differs: fall back to the plain shape below.
+    // Browsers take the earlier one-dictionary form, and only an octet code; the W3C form is
+    // (message, options). Whichever keeps the code is used, else the plain shape below.
+    const forms = [
+      () => new Native({ message, source: 'stream', streamErrorCode: code }),
+      () => new Native(message, { source: 'stream', streamErrorCode: code }),
+    ]
+    for (const make of forms) {
+      try {
+        const native = make()
+        if ((native as { streamErrorCode?: unknown }).streamErrorCode === code) return native
+      } catch {
+        // This engine's constructor takes the other form.
+      }
     }
   }
   const error = new Error(message)
