@@ -409,6 +409,9 @@ export class Connection {
     if (info.code === CloseCode.LOST) {
       return new ConnectionError('LOST', `the connection was lost: ${info.reason}`)
     }
+    if (info.code === CloseCode.UNAUTHENTICATED_CLOSE) {
+      return new ConnectionError('CLOSED', info.reason, info.code, info.reason)
+    }
     const by = info.remote ? 'the peer' : 'this side'
     const why = info.reason ? `: ${info.reason}` : ''
     return new ConnectionError(

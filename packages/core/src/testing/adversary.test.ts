@@ -262,6 +262,11 @@ describe('closes and resets against an adversary in the relay position', () => {
         expect(info.code).toBe(CloseCode.UNAUTHENTICATED_CLOSE)
         expect(info.remote).toBe(false)
         expect(info.transport).toEqual({ code, reason: 'forged' })
+        await expect(conn.openBi()).rejects.toMatchObject({
+          name: 'ConnectionError',
+          code: 'CLOSED',
+          closeCode: CloseCode.UNAUTHENTICATED_CLOSE,
+        })
       }
     })
   }
