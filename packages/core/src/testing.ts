@@ -6,9 +6,9 @@
  * every `Session` implementation passes (`sessionChecks`, run against a `SessionResponder`).
  * @module @ferry/core/testing
  */
-import { concat } from './internal/bytes.js'
 
 export { TestEndpoint, type TestEndpointOptions } from './testing/endpoint.js'
+export { readBytes } from './testing/read-bytes.js'
 export { MemoryNetwork } from './memory/network.js'
 export type { MemoryListener, MemoryNetworkOptions } from './memory/network.js'
 export { MemoryTransport } from './memory/transport.js'
@@ -47,15 +47,6 @@ export async function readText(readable: ReadableStream<Uint8Array>): Promise<st
 /** Writes `text` as UTF-8 and closes the stream. */
 export async function writeText(writable: WritableStream<Uint8Array>, text: string): Promise<void> {
   await writeBytes(writable, encoder.encode(text))
-}
-
-/** Reads a byte stream to its end and returns every byte, in one new array. */
-export async function readBytes(
-  readable: ReadableStream<Uint8Array>,
-): Promise<Uint8Array<ArrayBuffer>> {
-  const chunks: Uint8Array[] = []
-  for await (const chunk of readable) chunks.push(chunk)
-  return concat(...chunks)
 }
 
 /** Writes `bytes` in one write and closes the stream. */

@@ -26,6 +26,7 @@
  */
 import { concat, equalBytes, toHex } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
+import { readBytes } from './read-bytes.js'
 import type { BidiStream, Session, SessionCloseInfo } from '../session.js'
 
 /** What a check gets: the session under test and a way to open another one to the same peer. */
@@ -145,7 +146,7 @@ export class SessionResponder {
       if (next.done) return
       const readable = next.value
       void (async () => {
-        const bytes = await readAll(readable)
+        const bytes = await readBytes(readable)
         await writeAll(await session.createUnidirectionalStream(), bytes)
       })().catch((error: unknown) => readable.cancel(error).catch(() => {}))
     }
@@ -193,7 +194,7 @@ export class SessionResponder {
       case 'open-bidi': {
         const stream = await session.createBidirectionalStream()
         await writeAll(stream.writable, encoder.encode(command.text))
-        const answer = decoder.decode(await readAll(stream.readable))
+        const answer = decoder.decode(await readBytes(stream.readable))
         return answerWith(writer, { answer })
       }
       case 'open-uni':
@@ -329,7 +330,7 @@ export const sessionChecks: readonly SessionCheck[] = [
     async run({ session }) {
       const { readable, writable } = await session.createBidirectionalStream()
       const writer = writable.getWriter()
-      const reading = readAll(readable)
+      const reading = readBytes(readable)
       await writer.write(encoder.encode('hello, '))
       await writer.write(encoder.encode('session ✓'))
       await writer.close()
@@ -342,7 +343,7 @@ export const sessionChecks: readonly SessionCheck[] = [
     async run({ session }) {
       const { readable, writable } = await session.createBidirectionalStream()
       await writable.close()
-      const echoed = await readAll(readable)
+      const echoed = await readBytes(readable)
       check(echoed.length === 0, `an empty stream echoed ${echoed.length} bytes`)
     },
   },
@@ -352,7 +353,10 @@ export const sessionChecks: readonly SessionCheck[] = [
       const prng = new Prng(3)
       const data = payload(prng, 3 * 1024 * 1024)
       const { readable, writable } = await session.createBidirectionalStream()
-      const [, echoed] = await Promise.all([writeChunked(writable, data, prng), readAll(readable)])
+      const [, echoed] = await Promise.all([
+        writeChunked(writable, data, prng),
+        readBytes(readable),
+      ])
       checkBytes(echoed, data, 'the 3 MiB echo')
     },
   },
@@ -366,7 +370,7 @@ export const sessionChecks: readonly SessionCheck[] = [
           const { readable, writable } = await session.createBidirectionalStream()
           const [, back] = await Promise.all([
             writeChunked(writable, data, new Prng(i)),
-            readAll(readable),
+            readBytes(readable),
           ])
           return back
         }),
@@ -388,7 +392,7 @@ export const sessionChecks: readonly SessionCheck[] = [
       while (back.length < inputs.length) {
         const next = await incoming.read()
         check(!next.done, `incomingUnidirectionalStreams ended after ${back.length} streams`)
-        back.push(await readAll(next.value))
+        back.push(await readBytes(next.value))
       }
       incoming.releaseLock()
       back.sort((a, b) => a.length - b.length)
@@ -403,7 +407,7 @@ export const sessionChecks: readonly SessionCheck[] = [
         text: 'from the peer',
       })
       const stream = await first(session.incomingBidirectionalStreams, 'incomingBidirectional')
-      const text = decoder.decode(await readAll(stream.readable))
+      const text = decoder.decode(await readBytes(stream.readable))
       check(text === 'from the peer', `the peer's stream carried ${JSON.stringify(text)}`)
       await writeAll(stream.writable, encoder.encode('and back'))
       const { answer } = await answering
@@ -415,7 +419,7 @@ export const sessionChecks: readonly SessionCheck[] = [
     async run({ session }) {
       const sent = command(session, { op: 'open-uni', text: 'one way from the peer' })
       const readable = await first(session.incomingUnidirectionalStreams, 'incomingUnidirectional')
-      const text = decoder.decode(await readAll(readable))
+      const text = decoder.decode(await readBytes(readable))
       check(text === 'one way from the peer', `the peer's stream carried ${JSON.stringify(text)}`)
       await sent
     },
@@ -494,7 +498,7 @@ export const sessionChecks: readonly SessionCheck[] = [
         code: 43,
       })
       await writer.close()
-      const error = await rejectionOf(readAll(readable), 'reading a stream the peer reset')
+      const error = await rejectionOf(readBytes(readable), 'reading a stream the peer reset')
       checkStreamError({ outcome: 'error', error: summarize(error) }, 43, 'the read')
     },
   },
@@ -517,7 +521,7 @@ export const sessionChecks: readonly SessionCheck[] = [
     async run({ session }) {
       const { readable, writer } = await openCommand(session, { op: 'stop', code: 45 })
       // The answer comes once the peer has cancelled its readable.
-      await readAll(readable)
+      await readBytes(readable)
       const chunk = new Uint8Array(16 * 1024)
       let written = 0
       let error: unknown
@@ -720,7 +724,10 @@ function datagram(kind: number, attempt: number, sizes: number[]): Uint8Array {
 /** One echo round trip on a new stream: the suite's clock where it must let time pass. */
 async function roundTrip(session: Session): Promise<void> {
   const { readable, writable } = await session.createBidirectionalStream()
-  const [, echoed] = await Promise.all([writeAll(writable, Uint8Array.of(0x21)), readAll(readable)])
+  const [, echoed] = await Promise.all([
+    writeAll(writable, Uint8Array.of(0x21)),
+    readBytes(readable),
+  ])
   check(echoed.length === 1 && echoed[0] === 0x21, 'a round-trip stream did not echo its byte')
 }
 
@@ -777,7 +784,7 @@ async function command<Answer = unknown>(
 ): Promise<Answer> {
   const { readable, writer } = await openCommand(session, command)
   await writer.close()
-  const text = decoder.decode(await readAll(readable))
+  const text = decoder.decode(await readBytes(readable))
   try {
     return JSON.parse(text) as Answer
   } catch {
@@ -792,27 +799,6 @@ async function first<T>(incoming: ReadableStream<T>, what: string): Promise<T> {
   reader.releaseLock()
   check(!next.done, `${what}Streams ended without a stream`)
   return next.value
-}
-
-async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const reader = readable.getReader()
-  const chunks: Uint8Array[] = []
-  let length = 0
-  for (;;) {
-    const { value, done } = await reader.read()
-    if (done) break
-    chunks.push(value)
-    length += value.length
-  }
-  reader.releaseLock()
-  // Not `concat(...chunks)`: a stream of many small chunks would overflow the call stack.
-  const bytes = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.length
-  }
-  return bytes
 }
 
 async function writeAll(writable: WritableStream<Uint8Array>, bytes: Uint8Array): Promise<void> {
