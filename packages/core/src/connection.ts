@@ -1,9 +1,13 @@
-import { ConnectionError } from './errors.js'
+import { ConnectionError, RecordError } from './errors.js'
 import type { PublicKey } from './identity.js'
 import { AsyncQueue } from './internal/queue.js'
 import type { HandshakeResult } from './secure/handshake.js'
 import { datagramOverhead } from './secure/record-format.js'
-import { type AuthenticatedClose, RecordLayer } from './secure/record-layer.js'
+import {
+  type AuthenticatedClose,
+  RecordLayer,
+  type RecordLayerOptions,
+} from './secure/record-layer.js'
 import { maxCloseReasonBytes } from './secure/record-format.js'
 import { utf8 } from './internal/bytes.js'
 import type { BidiStream, Session, SessionCloseInfo } from './session.js'
@@ -34,6 +38,12 @@ export const CloseCode = {
    * {@link ConnectionCloseInfo.transport}.
    */
   UNAUTHENTICATED_CLOSE: 0xffff_ff06,
+  /**
+   * Sent by the side that closes an encrypted connection because too many datagrams failed
+   * to authenticate under its receive key (the integrity limit, `RecordError` `TOO_MANY`):
+   * someone on the path is forging them.
+   */
+  INTEGRITY_LIMIT: 0xffff_ff07,
 } as const
 
 /** How a connection ended. */
@@ -108,6 +118,8 @@ export interface ConnectionInit {
   handshake: HandshakeResult
   isDialer: boolean
   path: ConnectionPath
+  /** Lower record-layer limits, for tests only. */
+  _recordLimits?: RecordLayerOptions['_limits']
 }
 
 /**
@@ -238,6 +250,7 @@ export class Connection {
           sendKey: handshake.keys.send,
           receiveKey: handshake.keys.receive,
           isDialer: init.isDialer,
+          _limits: init._recordLimits,
         })
       : undefined
     return new Connection(init.session, handshake, records, init.path)
@@ -478,9 +491,14 @@ export class Connection {
         if (this.records) {
           try {
             payload = await this.records.unsealDatagram(value)
-          } catch {
+          } catch (e) {
             // Forged, replayed or stale: unreliable datagrams are dropped, and counted.
             this.counters.datagramsRejected++
+            if (e instanceof RecordError && e.code === 'TOO_MANY') {
+              // Past the integrity limit: the key may no longer be trusted to reject forgeries.
+              this.closeWith(CloseCode.INTEGRITY_LIMIT, `RecordError TOO_MANY: ${e.message}`)
+              return
+            }
             continue
           }
         }

@@ -10,6 +10,7 @@ import {
   handshakeVersion,
   type LocalIdentity,
 } from './secure/handshake.js'
+import type { RecordLayerOptions } from './secure/record-layer.js'
 import type { Session } from './session.js'
 import { EndpointTicket, parseTicket } from './ticket.js'
 
@@ -71,6 +72,11 @@ export interface EndpointOptions {
    * connection is closed with a code the peer sees, and the error comes here. Default: ignore.
    */
   onError?: (error: unknown) => void
+  /**
+   * @internal Lower record-layer limits on this endpoint's encrypted connections, for tests
+   * only (see `RecordLayerOptions._limits`).
+   */
+  _recordLimits?: RecordLayerOptions['_limits']
 }
 
 /** Options of {@link Endpoint.connect}. */
@@ -381,7 +387,13 @@ export class Endpoint {
     handshake: HandshakeResult,
     isDialer: boolean,
   ): Promise<Connection> {
-    const conn = await Connection.establish({ session, handshake, isDialer, path: 'direct' })
+    const conn = await Connection.establish({
+      session,
+      handshake,
+      isDialer,
+      path: 'direct',
+      _recordLimits: this.options._recordLimits,
+    })
     if (this.closing) {
       conn.closeWith(CloseCode.ENDPOINT_CLOSING, 'endpoint closing')
       throw new ConnectError('CLOSED', 'the endpoint closed during the handshake')

@@ -83,6 +83,12 @@
  *   stream arrived.
  * - TOO_MANY: a stream the peer opened while 256 others wait for their open record (it is
  *   refused at once, so waiting streams hold bounded memory).
+ * - TOO_MANY, datagrams (the integrity limit): once more than 2^20 datagrams have failed to
+ *   authenticate (a failed unseal, not one refused before decrypting), every datagram is
+ *   refused with it and the connection closes with INTEGRITY_LIMIT (0xffffff07). Each failure
+ *   is a forgery attempt against the receive key; RFC 9001 §6.6 bounds AES-GCM at 2^52 of
+ *   them, and an honest path makes none (the transport has its own integrity per hop), so 2^20
+ *   leaves a wide margin while still tolerating a burst of garbage.
  * - REPLAYED, streams: per class the acceptor keeps a 4096-wide sliding window over the
  *   highest index accepted, as DTLS does for records (RFC 6347 §4.1.2.6): an index accepted
  *   before, or 4096 or more below the highest, is REPLAYED; any higher index is accepted and

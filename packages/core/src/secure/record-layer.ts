@@ -34,15 +34,34 @@ export interface RecordLayerOptions {
   /**
    * @internal Other limits, for tests only: records per send key (default 2^24), streams
    * opened per class (default 2^24), streams waiting for their open record (default 256),
-   * and how long one may wait (default 10 s).
+   * how long one may wait (default 10 s), and datagrams that may fail to authenticate
+   * (default 2^20).
    */
-  _limits?: { records?: number; streams?: number; pendingOpenings?: number; openingMs?: number }
+  _limits?: {
+    records?: number
+    streams?: number
+    pendingOpenings?: number
+    openingMs?: number
+    forgedDatagrams?: number
+  }
 }
 
 /** Streams the peer opened that may wait for their open record at once. */
 const maxPendingOpenings = 256
 /** How long a stream the peer opened may take to authenticate its opening. */
 const openingTimeoutMs = 10_000
+/**
+ * Datagrams that may fail to authenticate under the receive key before the connection is
+ * given up (the integrity limit). Every failed unseal is a forgery attempt against the key,
+ * and an attacker's chance to get one accepted grows with their number. RFC 9001 §6.6 puts
+ * QUIC's integrity limit for AES-GCM at 2^52 failed packets (the bound of RFC 8446 §5.5's
+ * analysis, advantage about v·l / 2^128 for v forgeries of l blocks); 2^20 is far below that
+ * (advantage under 2^-96 for our largest datagrams), while a genuine peer behind an honest
+ * relay produces no failures at all (the transport has its own integrity per hop), so a
+ * million of them can only come from someone forging, or from a path too broken to use.
+ * It also bounds the AES work an attacker can make the receiver do for nothing.
+ */
+const maxForgedDatagrams = 2 ** 20
 
 /** Options for {@link RecordLayer.acceptedBidi} and {@link RecordLayer.acceptedUni}. */
 export interface AcceptOptions {
@@ -96,6 +115,8 @@ export class RecordLayer {
   private readonly datagrams = new DatagramWindow()
   /** Streams the peer opened whose opening has not authenticated yet. */
   private pendingOpenings = 0
+  /** Datagrams that failed to authenticate (counted against the integrity limit). */
+  private forgedDatagrams = 0
 
   private constructor(
     private readonly sealing: SealingKey,
@@ -104,6 +125,7 @@ export class RecordLayer {
     private readonly streamLimit: number,
     private readonly pendingLimit: number,
     private readonly openingMs: number,
+    private readonly forgedDatagramLimit: number,
   ) {}
 
   /**
@@ -135,6 +157,7 @@ export class RecordLayer {
       _limits?.streams ?? maxStreamsPerClass,
       _limits?.pendingOpenings ?? maxPendingOpenings,
       _limits?.openingMs ?? openingTimeoutMs,
+      _limits?.forgedDatagrams ?? maxForgedDatagrams,
     )
   }
 
@@ -304,10 +327,13 @@ export class RecordLayer {
    *
    * @throws TypeError if `sealed` is not a Uint8Array.
    * @throws RecordError `MALFORMED` (under 24 bytes), `AUTH_FAILED` (does not authenticate),
-   *   `REPLAYED` (a duplicate, or older than the 128-datagram window).
+   *   `REPLAYED` (a duplicate, or older than the 128-datagram window), `TOO_MANY` (more than
+   *   2^20 datagrams have failed to authenticate: the integrity limit; from then on every
+   *   datagram is refused so, and the connection is to be closed).
    */
   async unsealDatagram(sealed: Uint8Array): Promise<Uint8Array> {
     if (!(sealed instanceof Uint8Array)) throw new TypeError('sealed: expected a Uint8Array')
+    this.checkIntegrityLimit()
     if (sealed.length < datagramOverhead) {
       throw new RecordError(
         'MALFORMED',
@@ -329,12 +355,25 @@ export class RecordLayer {
         sealed.subarray(sequenceLength),
       )
     } catch (cause) {
+      // Only a failed unseal is a forgery attempt against the key; what is refused before
+      // decrypting (malformed, replayed, unreachable sequence) costs the key nothing.
+      this.forgedDatagrams++
+      this.checkIntegrityLimit()
       throw new RecordError('AUTH_FAILED', 'a datagram did not authenticate', { cause })
     }
     // Two copies of one datagram may both have passed the first check while decrypting.
     this.datagrams.check(sequence)
     this.datagrams.mark(sequence)
     return payload
+  }
+
+  private checkIntegrityLimit(): void {
+    if (this.forgedDatagrams > this.forgedDatagramLimit) {
+      throw new RecordError(
+        'TOO_MANY',
+        `more than ${this.forgedDatagramLimit} datagrams failed to authenticate (integrity limit)`,
+      )
+    }
   }
 
   private claimIndex(streamClass: StreamClass, stream: Partial<BidiStream>): number {

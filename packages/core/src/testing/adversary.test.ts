@@ -342,3 +342,42 @@ describe('closes and resets against an adversary in the relay position', () => {
     })
   })
 })
+
+describe('datagrams against an adversary in the relay position', () => {
+  it('forged datagrams past the integrity limit close the connection with INTEGRITY_LIMIT', async () => {
+    const seed = 31
+    const network = new MemoryNetwork({ seed })
+    const adversary = new Adversary(new Prng(seed))
+    const server = await TestEndpoint.create({
+      transport: adversary.transport(new MemoryTransport(network)),
+      alpns: [alpn],
+      _recordLimits: { forgedDatagrams: 4 },
+    })
+    const client = await TestEndpoint.create({ transport: new MemoryTransport(network) })
+    const accepted = (async () => {
+      for await (const conn of server.incoming()) return conn
+      throw new Error('no connection')
+    })()
+    const conn = await client.connect(server.addr(), alpn)
+    const serverConn = await accepted
+    expect(serverConn.encrypted).toBe(true)
+    const reading = (async () => {
+      for await (const _ of serverConn.datagrams()) expect.fail('a forged datagram was delivered')
+    })()
+    const prng = new Prng(seed)
+    for (let sequence = 0; sequence < 5; sequence++) {
+      const forged = prng.bytes(40)
+      new DataView(forged.buffer).setUint32(0, 0)
+      new DataView(forged.buffer).setUint32(4, sequence)
+      adversary.injectDatagram(forged)
+    }
+    const closed = await serverConn.closed
+    expect(closed).toMatchObject({ code: CloseCode.INTEGRITY_LIMIT, remote: false })
+    // The datagram reader ends with the connection; nothing forged reached it.
+    await reading.catch(() => undefined)
+    expect((await serverConn.stats()).datagramsRejected).toBe(5)
+    // The peer hears the close authenticated, in a close record.
+    expect(await conn.closed).toMatchObject({ code: CloseCode.INTEGRITY_LIMIT, remote: true })
+    await Promise.all([client.close(), server.close()])
+  })
+})
