@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RecordError } from '../errors.js'
 import { toHex } from '../internal/bytes.js'
 import { Prng } from '../internal/prng.js'
@@ -19,7 +19,7 @@ import {
   writeAll,
 } from './record-fixtures.js'
 import { readBytes } from '../testing.js'
-import { RecordLayer } from './record-layer.js'
+import { RecordLayer, type RecordLayerOptions } from './record-layer.js'
 
 describe('RecordLayer streams', () => {
   it('round-trips seeded random writes over random chunkings, both ways on bidi streams', async () => {
@@ -255,5 +255,103 @@ describe('RecordLayer close and reset records', () => {
     )
     expectRecordError(error, ['RESET'])
     expect((error as Error).cause).toBe(reset)
+  })
+})
+
+/** An acceptor (the dialer's keys reversed) with lowered limits. */
+function limitedAcceptor(limits: RecordLayerOptions['_limits']): Promise<RecordLayer> {
+  return RecordLayer.create({
+    sendKey: acceptorKey,
+    receiveKey: dialerKey,
+    isDialer: false,
+    _limits: limits,
+  })
+}
+
+/** A datagram with a reachable sequence and a random ciphertext: it cannot authenticate. */
+function forgedDatagram(prng: Prng, sequence: number): Uint8Array {
+  const bytes = prng.bytes(datagramOverhead + 8)
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(0, 0)
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(4, sequence)
+  return bytes
+}
+
+describe('RecordLayer limits', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('refuses every datagram with TOO_MANY once more datagrams than the integrity limit failed to authenticate', async () => {
+    const prng = new Prng(21)
+    const { dialer } = await layers()
+    const acceptor = await limitedAcceptor({ forgedDatagrams: 3 })
+    // Refused before decrypting: these cost the key nothing and are not counted.
+    for (let i = 0; i < 5; i++) {
+      await acceptor.unsealDatagram(prng.bytes(10)).then(
+        () => expect.fail('a short datagram was accepted'),
+        (e: unknown) => expectRecordError(e, ['MALFORMED']),
+      )
+    }
+    for (let sequence = 0; sequence < 3; sequence++) {
+      await acceptor.unsealDatagram(forgedDatagram(prng, sequence)).then(
+        () => expect.fail('a forged datagram was accepted'),
+        (e: unknown) => expectRecordError(e, ['AUTH_FAILED']),
+      )
+    }
+    // At the limit, genuine datagrams still pass.
+    const genuine = await dialer.sealDatagram(utf8('still fine'))
+    expect(await acceptor.unsealDatagram(genuine)).toEqual(utf8('still fine'))
+    await acceptor.unsealDatagram(forgedDatagram(prng, 3)).then(
+      () => expect.fail('a forged datagram was accepted'),
+      (e: unknown) => expectRecordError(e, ['TOO_MANY']),
+    )
+    const later = await dialer.sealDatagram(utf8('too late'))
+    await acceptor.unsealDatagram(later).then(
+      () => expect.fail('a datagram was accepted past the integrity limit'),
+      (e: unknown) => expectRecordError(e, ['TOO_MANY']),
+    )
+  })
+
+  it('cancels a stream whose open record has not come within the opening time with TIMEOUT', async () => {
+    vi.useFakeTimers()
+    const acceptor = await limitedAcceptor({ openingMs: 1000 })
+    // A preamble, then nothing: the open record never comes.
+    const { readable, cancelled } = source([Uint8Array.of(0)], 'hang')
+    let settled = false
+    const accepting = acceptor.acceptedUni(readable).finally(() => (settled = true))
+    accepting.catch(() => undefined)
+    await vi.advanceTimersByTimeAsync(999)
+    expect(settled).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    const error = await accepting.then(
+      () => expect.fail('a stream without its open record was accepted'),
+      (e: unknown) => e,
+    )
+    expectRecordError(error, ['TIMEOUT'])
+    expect(await cancelled).toBe(error)
+  })
+
+  it('refuses a stream with TOO_MANY while the cap of streams waiting for their opening is reached', async () => {
+    const acceptor = await limitedAcceptor({ pendingOpenings: 2 })
+    const stop = new AbortController()
+    const waiting = [0, 1].map((index) =>
+      acceptor.acceptedUni(source([Uint8Array.of(index)], 'hang').readable, {
+        signal: stop.signal,
+      }),
+    )
+    for (const w of waiting) w.catch(() => undefined)
+    const refused = source([await openingFor(2)])
+    const error = await acceptor.acceptedUni(refused.readable).then(
+      () => expect.fail('a stream beyond the cap was accepted'),
+      (e: unknown) => e,
+    )
+    expectRecordError(error, ['TOO_MANY'])
+    expect(await refused.cancelled).toBe(error)
+    // Once the waiting streams give up, a new stream is read again.
+    const reason = new Error('given up')
+    stop.abort(reason)
+    for (const w of waiting) await expect(w).rejects.toBe(reason)
+    const plaintext = await acceptor.acceptedUni(source([await openingFor(3)]).readable)
+    await plaintext.cancel()
   })
 })
