@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { concat, equalBytes, fromHex, toHex } from './bytes.js'
+import { concat, concatAll, equalBytes, fromHex, toHex } from './bytes.js'
 
 describe('hex', () => {
   it('reads pairs of digits in either case, with spaces between pairs', () => {
@@ -32,6 +32,8 @@ describe('concat and equalBytes', () => {
     a[0] = 9
     expect(joined[0]).toBe(1)
     expect(concat().length).toBe(0)
+    const many = Array.from({ length: 200_000 }, (_, i) => Uint8Array.of(i & 0xff))
+    expect(concatAll(many)).toEqual(Uint8Array.from(many, (b) => b[0]!))
   })
 
   it('equalBytes compares lengths and contents', () => {

@@ -5,6 +5,14 @@
 
 /** Concatenates byte arrays into a new one (a copy). */
 export function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  return concatAll(parts)
+}
+
+/**
+ * {@link concat} of a list of any length: spreading a long list (a stream read in many small
+ * chunks) into `concat` would overflow the call stack.
+ */
+export function concatAll(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let n = 0
   for (const p of parts) n += p.length
   const out = new Uint8Array(n)

@@ -18,5 +18,5 @@ export {
   type ReadVarintOptions,
   type VarintErrorCode,
 } from './varint.js'
-export { concat, equalBytes, fromHex, toHex } from './bytes.js'
+export { concat, concatAll, equalBytes, fromHex, toHex } from './bytes.js'
 export { streamErrorCodeOf } from './stream-error.js'
