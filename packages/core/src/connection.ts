@@ -39,9 +39,10 @@ export const CloseCode = {
    */
   UNAUTHENTICATED_CLOSE: 0xffff_ff06,
   /**
-   * Sent by the side that closes an encrypted connection because too many datagrams failed
-   * to authenticate under its receive key (the integrity limit, `RecordError` `TOO_MANY`):
-   * someone on the path is forging them.
+   * Sent by the side that closes an encrypted connection because too many records, stream
+   * openings and datagrams failed to authenticate under its peer's keys (2^20, the integrity
+   * limit; datagrams then fail with `RecordError` `TOO_MANY`): someone on the path is forging
+   * them.
    */
   INTEGRITY_LIMIT: 0xffff_ff07,
 } as const
@@ -245,15 +246,23 @@ export class Connection {
    */
   static async establish(init: ConnectionInit): Promise<Connection> {
     const { handshake } = init
+    let connection: Connection | undefined
     const records = handshake.encrypted
       ? await RecordLayer.create({
           sendKey: handshake.keys.send,
           receiveKey: handshake.keys.receive,
           isDialer: init.isDialer,
+          // Past the integrity limit the keys may no longer be trusted to reject forgeries.
+          onIntegrityLimit: () =>
+            connection?.closeWith(
+              CloseCode.INTEGRITY_LIMIT,
+              'too many records, openings or datagrams failed to authenticate (integrity limit)',
+            ),
           _limits: init._recordLimits,
         })
       : undefined
-    return new Connection(init.session, handshake, records, init.path)
+    connection = new Connection(init.session, handshake, records, init.path)
+    return connection
   }
 
   /** The peer's authenticated identity. */
@@ -494,11 +503,8 @@ export class Connection {
           } catch (e) {
             // Forged, replayed or stale: unreliable datagrams are dropped, and counted.
             this.counters.datagramsRejected++
-            if (e instanceof RecordError && e.code === 'TOO_MANY') {
-              // Past the integrity limit: the key may no longer be trusted to reject forgeries.
-              this.closeWith(CloseCode.INTEGRITY_LIMIT, `RecordError TOO_MANY: ${e.message}`)
-              return
-            }
+            // Past the integrity limit the record layer has the connection closed.
+            if (e instanceof RecordError && e.code === 'TOO_MANY') return
             continue
           }
         }

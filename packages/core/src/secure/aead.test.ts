@@ -39,6 +39,28 @@ describe.each(implementations)('AES-256-GCM on %s', (_name, aead) => {
     expect(toHex(sealed.subarray(4))).toBe(vectors[1]!.sealed)
   })
 
+  it('derives keys with HKDF-SHA256 (empty salt), as OpenSSL does', async () => {
+    // `openssl kdf -keylen 32 -kdfopt digest:SHA256 -kdfopt hexkey:000102…1f -kdfopt hexsalt:
+    //  -kdfopt hexinfo:<info> HKDF`, info = "ferry/record/2" | 00 000007 | 0000000000000003.
+    const secret = Uint8Array.from({ length: 32 }, (_, i) => i)
+    const info = new Uint8Array([...new TextEncoder().encode('ferry/record/2'), 0, 0, 0, 7])
+    const infoWithEpoch = new Uint8Array([...info, 0, 0, 0, 0, 0, 0, 0, 3])
+    const expected = '00032d95ff853997b1114900b5bef74cb3df3175abb47479d7159d638dd1e079'
+    const derived = await (await aead.importSecret(secret)).deriveKey(infoWithEpoch)
+    const reference = await aead.importKey(fromHex(expected))
+    const plaintext = new Prng(3).bytes(100)
+    const sealed = await derived.seal(zeroNonce, new Uint8Array(0), plaintext)
+    expect(toHex(sealed)).toBe(toHex(await reference.seal(zeroNonce, new Uint8Array(0), plaintext)))
+    // Another info, another key.
+    const other = await (await aead.importSecret(secret)).deriveKey(info)
+    await expect(other.unseal(zeroNonce, new Uint8Array(0), sealed)).rejects.toBeInstanceOf(Error)
+  })
+
+  it('refuses secrets and keys that are not 32 bytes', async () => {
+    await expect(aead.importSecret(new Uint8Array(31))).rejects.toBeInstanceOf(TypeError)
+    await expect(aead.importKey(new Uint8Array(33))).rejects.toBeInstanceOf(TypeError)
+  })
+
   it('unseals what the other implementation sealed, and refuses any change', async () => {
     const prng = new Prng(7)
     const raw = prng.bytes(32)

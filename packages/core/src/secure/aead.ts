@@ -34,6 +34,22 @@ export interface AeadKey {
 export interface Aead {
   /** Makes an {@link AeadKey} from 32 raw key bytes (copied). */
   importKey(raw: Uint8Array): Promise<AeadKey>
+  /**
+   * Makes a {@link KeySource} from a 32-byte secret (copied into the platform's key store:
+   * a non-extractable WebCrypto key, or a node:crypto `KeyObject`; the caller wipes its own
+   * copy).
+   */
+  importSecret(raw: Uint8Array): Promise<KeySource>
+}
+
+/** A secret that record keys are derived from, and that is used for nothing else. */
+export interface KeySource {
+  /**
+   * The AES-256-GCM key HKDF-SHA256 derives from the secret for `info` (RFC 5869, with an
+   * empty salt): Extract, then Expand to 32 bytes. The key never exists as bytes the
+   * caller can read.
+   */
+  deriveKey(info: Uint8Array): Promise<AeadKey>
 }
 
 /** Bytes of the authentication tag. */

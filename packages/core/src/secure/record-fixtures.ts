@@ -9,31 +9,37 @@ import { Prng } from '../internal/prng.js'
 import type { BidiStream } from '../session.js'
 import { aead } from '#aead'
 import { nonce, openRecord, tagLength } from './record-format.js'
+import { keyInfo } from './record-keys.js'
 import { RecordLayer, type RecordLayerOptions } from './record-layer.js'
 import { encodeIndex } from './stream-preamble.js'
 
-/** The dialer's send key (the acceptor's receive key). */
-export const dialerKey = new Prng(1).bytes(32)
-/** The acceptor's send key (the dialer's receive key). */
-export const acceptorKey = new Prng(2).bytes(32)
-/** A dialer and an acceptor whose keys match. */
+/** The dialer's send secret (the acceptor's receive secret), a fresh copy: layers wipe theirs. */
+export const dialerKey = (): Uint8Array => new Prng(1).bytes(32)
+/** The acceptor's send secret (the dialer's receive secret), a fresh copy. */
+export const acceptorKey = (): Uint8Array => new Prng(2).bytes(32)
+/** A dialer and an acceptor whose keys match, both with `limits`. */
 export async function layers(
   limits?: RecordLayerOptions['_limits'],
 ): Promise<{ dialer: RecordLayer; acceptor: RecordLayer }> {
   const [dialer, acceptor] = await Promise.all([
     RecordLayer.create({
-      sendKey: dialerKey,
-      receiveKey: acceptorKey,
+      sendKey: dialerKey(),
+      receiveKey: acceptorKey(),
       isDialer: true,
       _limits: limits,
     }),
-    RecordLayer.create({ sendKey: acceptorKey, receiveKey: dialerKey, isDialer: false }),
+    RecordLayer.create({
+      sendKey: acceptorKey(),
+      receiveKey: dialerKey(),
+      isDialer: false,
+      _limits: limits,
+    }),
   ])
   return { dialer, acceptor }
 }
 /** A fresh acceptor: its replay state is new, its keys those of {@link layers}. */
 export function acceptorLayer(): Promise<RecordLayer> {
-  return RecordLayer.create({ sendKey: acceptorKey, receiveKey: dialerKey, isDialer: false })
+  return RecordLayer.create({ sendKey: acceptorKey(), receiveKey: dialerKey(), isDialer: false })
 }
 /** A promise with its resolver. */
 export interface Deferred<T> {
@@ -167,10 +173,10 @@ export function expectRecordError(error: unknown, codes: RecordError['code'][]):
   expect(codes).toContain((error as RecordError).code)
 }
 
-const dialerAead = aead.importKey(dialerKey)
+const dialerSecret = aead.importSecret(dialerKey())
 /** The open record the dialer writes on its stream `index` of `streamClass` (default 2, uni). */
 export async function openRecordFor(index: number, streamClass = 2): Promise<Uint8Array> {
-  const key = await dialerAead
+  const key = await (await dialerSecret).deriveKey(keyInfo(streamClass, index, 0))
   const header = Uint8Array.of(openRecord, 0, 0, tagLength)
   const tag = await key.seal(nonce(streamClass, index, 0), header, new Uint8Array(0))
   return concat(header, tag)

@@ -6,11 +6,28 @@
  * Wire format
  * ===========
  *
- * Keys. Noise `split()` gives two 32-byte keys. The dialer (the Noise initiator) seals with
- * `initiatorToResponder` and unseals with `responderToInitiator`; the acceptor the other way
- * round. Each is imported once as a non-extractable AES-256-GCM key.
+ * Keys. Noise `split()` gives two 32-byte secrets, one per direction: the dialer (the Noise
+ * initiator) sends under `initiatorToResponder` and receives under `responderToInitiator`,
+ * the acceptor the other way round. Each is imported once (a non-extractable WebCrypto key,
+ * or a node:crypto KeyObject) and its bytes wiped; it only ever derives record keys. Every
+ * stream direction (and each side's datagrams) has keys of its own, one per run of 2^20
+ * records (an "epoch"), all derived with HKDF-SHA256 (RFC 5869, empty salt) as
  *
- * Nonce (12 bytes), unique per key:
+ *     key(class, index, epoch) = HKDF(secret, info = "ferry/record/2" | class u8 | index u24 |
+ *                                     epoch u64), 32 bytes, AES-256-GCM
+ *
+ *   where record n of a stream direction (n counted as in the nonce below), or datagram
+ *   sequence n, is sealed under epoch floor(n / 2^20). Both ends know every record's counter,
+ *   so keys change with no message, and no key is ever shared between streams.
+ *
+ *   Usage limit. RFC 8446 §5.5 (and RFC 9001 §6.6) bound AES-GCM to about 2^24.5 records of
+ *   2^14 bytes, i.e. 2^34.5 blocks of 16 bytes, per key, for an advantage near 2^-57. A key
+ *   here seals at most 2^20 records of at most 2^16 bytes: 2^20 · (4096 + 1) < 2^32.01
+ *   blocks, under that bound by more than 2^2.4. So a connection (or one stream) can carry
+ *   any amount: it rekeys instead of running out.
+ *
+ * Nonce (12 bytes), unique per key (and, as the keys are per stream and epoch, it also names
+ * the record a second time, so a record moved anywhere else fails twice over):
  *
  *     class u8 | stream index u24 big-endian | record counter u64 big-endian
  *
@@ -18,7 +35,7 @@
  *   class 1: bidi stream opened by the acceptor  class 3: uni stream opened by the acceptor
  *   class 4: datagram (stream index 0, record counter = datagram sequence)
  *
- * Both directions of a bidi stream use its class and index, each under its sender's key.
+ * Both directions of a bidi stream use its class and index, each under its sender's keys.
  * Stream indexes count up from 0 per class, chosen by the opener.
  *
  * Stream, opener's direction: a preamble, the open record, then records. The acceptor's
@@ -62,9 +79,8 @@
  * Limits and errors (RecordError codes)
  * =====================================
  *
- * - A key seals at most 2^24 records, streams and datagrams together (one counter per key):
- *   within TLS 1.3's usage limit for AES-GCM (RFC 8446 §5.5). Beyond: KEY_EXHAUSTED.
- * - At most 2^24 streams per class (indexes 0 to 2^24 - 1). Beyond: KEY_EXHAUSTED.
+ * - At most 2^24 streams per class (indexes 0 to 2^24 - 1), and 2^48 datagrams per sender.
+ *   Beyond: KEY_EXHAUSTED.
  * - MALFORMED, found before decrypting: a non-minimal preamble or an index >= 2^24; a
  *   preamble not followed by an open record header (2, 0, 0, 16) or, on a uni stream, a close
  *   record header (4, length 20 to 1044); a record type other than 0, 1 or 3 after it; a data
@@ -76,19 +92,22 @@
  *   Anyone on the path can do either, so the code is not the peer's: the transport's error is
  *   only the cause.
  * - AUTH_FAILED: a record (the open record included) or datagram that does not authenticate,
- *   or a datagram sequence no key may reach (>= 2^24).
+ *   or a datagram sequence two or more key epochs past the newest epoch that authenticated
+ *   (a sender reaches an epoch only after 2^20 datagrams of the one before, so such a
+ *   datagram needs a million losses in a row; it is refused before any key is derived).
  * - TRUNCATED: a stream that ends before its end record (or inside its preamble or open
  *   record).
  * - TIMEOUT: a stream the peer opened whose open record has not authenticated 10 s after the
  *   stream arrived.
  * - TOO_MANY: a stream the peer opened while 256 others wait for their open record (it is
  *   refused at once, so waiting streams hold bounded memory).
- * - TOO_MANY, datagrams (the integrity limit): once more than 2^20 datagrams have failed to
- *   authenticate (a failed unseal, not one refused before decrypting), every datagram is
- *   refused with it and the connection closes with INTEGRITY_LIMIT (0xffffff07). Each failure
- *   is a forgery attempt against the receive key; RFC 9001 §6.6 bounds AES-GCM at 2^52 of
- *   them, and an honest path makes none (the transport has its own integrity per hop), so 2^20
- *   leaves a wide margin while still tolerating a burst of garbage.
+ * - TOO_MANY (the integrity limit): once more than 2^20 records, openings and datagrams have
+ *   failed to authenticate (a failed unseal, not one refused before decrypting), the
+ *   connection closes with INTEGRITY_LIMIT (0xffffff07), and every opening and datagram is
+ *   refused with TOO_MANY. Each failure is a forgery attempt against the peer's keys; RFC 9001
+ *   §6.6 bounds AES-GCM at 2^52 of them, and an honest path makes none (the transport has
+ *   its own integrity per hop), so 2^20 leaves a wide margin while still tolerating a burst of
+ *   garbage.
  * - REPLAYED, streams: per class the acceptor keeps a 4096-wide sliding window over the
  *   highest index accepted, as DTLS does for records (RFC 6347 §4.1.2.6): an index accepted
  *   before, or 4096 or more below the highest, is REPLAYED; any higher index is accepted and
@@ -149,8 +168,13 @@ export const closeRecordLengths = { min: 4 + tagLength, max: 4 + maxCloseReasonB
 export const openRecordLength = headerLength + tagLength
 /** Nonce class of every datagram. */
 export const datagramClass = 4
-/** Per key, streams and datagrams together. */
-export const maxRecordsPerKey = 2 ** 24
+/**
+ * Records one key seals: a stream direction (or the datagrams) moves to a new key after
+ * each run of this many (see "Keys" above).
+ */
+export const recordsPerKey = 2 ** 20
+/** Datagram sequences stay below 2^48 (so they are exact in a JavaScript number). */
+export const maxDatagramSequence = 2 ** 48
 /** Stream indexes are u24 in the nonce. */
 export const maxStreamsPerClass = 2 ** 24
 

@@ -168,11 +168,13 @@ describe('RecordLayer limits and options', () => {
   })
 
   it('refuses malformed keys', async () => {
-    const good = { sendKey: dialerKey, receiveKey: acceptorKey, isDialer: true }
-    await expect(RecordLayer.create({ ...good, sendKey: new Uint8Array(16) })).rejects.toThrow(
+    const good = () => ({ sendKey: dialerKey(), receiveKey: acceptorKey(), isDialer: true })
+    await expect(RecordLayer.create({ ...good(), sendKey: new Uint8Array(16) })).rejects.toThrow(
       TypeError,
     )
-    await expect(RecordLayer.create({ ...good, receiveKey: dialerKey })).rejects.toThrow(TypeError)
+    await expect(RecordLayer.create({ ...good(), receiveKey: dialerKey() })).rejects.toThrow(
+      TypeError,
+    )
   })
 })
 
@@ -261,8 +263,8 @@ describe('RecordLayer close and reset records', () => {
 /** An acceptor (the dialer's keys reversed) with lowered limits. */
 function limitedAcceptor(limits: RecordLayerOptions['_limits']): Promise<RecordLayer> {
   return RecordLayer.create({
-    sendKey: acceptorKey,
-    receiveKey: dialerKey,
+    sendKey: acceptorKey(),
+    receiveKey: dialerKey(),
     isDialer: false,
     _limits: limits,
   })
@@ -284,7 +286,7 @@ describe('RecordLayer limits', () => {
   it('refuses every datagram with TOO_MANY once more datagrams than the integrity limit failed to authenticate', async () => {
     const prng = new Prng(21)
     const { dialer } = await layers()
-    const acceptor = await limitedAcceptor({ forgedDatagrams: 3 })
+    const acceptor = await limitedAcceptor({ forgeries: 3 })
     // Refused before decrypting: these cost the key nothing and are not counted.
     for (let i = 0; i < 5; i++) {
       await acceptor.unsealDatagram(prng.bytes(10)).then(

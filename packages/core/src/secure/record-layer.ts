@@ -1,4 +1,3 @@
-import { aead } from '#aead'
 import { RecordError } from '../errors.js'
 import type { AeadKey } from './aead.js'
 import type { BidiStream } from '../session.js'
@@ -6,8 +5,9 @@ import {
   closeRecord,
   datagramClass,
   datagramOverhead,
-  maxRecordsPerKey,
+  maxDatagramSequence,
   maxStreamsPerClass,
+  recordsPerKey,
   maxCloseReasonBytes,
   nonce,
   sequenceLength,
@@ -17,7 +17,7 @@ import {
 import { concat, utf8 } from '../internal/bytes.js'
 import { transportResetError } from './stream-reset.js'
 import { DatagramWindow, StreamIndexWindow } from './replay-window.js'
-import { SealingKey } from './sealing-key.js'
+import { DirectionKeys, type KeyRun } from './record-keys.js'
 import { encodeIndex } from './stream-preamble.js'
 import { readOpening, type Opening } from './stream-opening.js'
 import { StreamSealer } from './stream-sealer.js'
@@ -25,24 +25,34 @@ import { StreamUnsealer } from './stream-unsealer.js'
 
 /** Options for {@link RecordLayer.create}. */
 export interface RecordLayerOptions {
-  /** The 32-byte key we seal with: `initiatorToResponder` on the dialer. */
+  /**
+   * The 32-byte secret our record keys derive from: `initiatorToResponder` on the dialer.
+   * It is wiped once imported.
+   */
   sendKey: Uint8Array
-  /** The 32-byte key we unseal with: `responderToInitiator` on the dialer. */
+  /**
+   * The 32-byte secret the peer's record keys derive from: `responderToInitiator` on the
+   * dialer. It is wiped once imported.
+   */
   receiveKey: Uint8Array
   /** Whether we dialed (were the Noise initiator); it decides our streams' classes. */
   isDialer: boolean
   /**
-   * @internal Other limits, for tests only: records per send key (default 2^24), streams
-   * opened per class (default 2^24), streams waiting for their open record (default 256),
-   * how long one may wait (default 10 s), and datagrams that may fail to authenticate
-   * (default 2^20).
+   * Called once when more records, openings and datagrams have failed to authenticate than
+   * the integrity limit allows (2^20): the connection should close with `INTEGRITY_LIMIT`.
+   */
+  onIntegrityLimit?: () => void
+  /**
+   * @internal Other limits, for tests only: records per key (default 2^20), streams opened
+   * per class (default 2^24), streams waiting for their open record (default 256), how long
+   * one may wait (default 10 s), and failures to authenticate (default 2^20).
    */
   _limits?: {
-    records?: number
+    recordsPerKey?: number
     streams?: number
     pendingOpenings?: number
     openingMs?: number
-    forgedDatagrams?: number
+    forgeries?: number
   }
 }
 
@@ -51,17 +61,19 @@ const maxPendingOpenings = 256
 /** How long a stream the peer opened may take to authenticate its opening. */
 const openingTimeoutMs = 10_000
 /**
- * Datagrams that may fail to authenticate under the receive key before the connection is
- * given up (the integrity limit). Every failed unseal is a forgery attempt against the key,
+ * Records, openings and datagrams that may fail to authenticate under the peer's keys before
+ * the connection is given up (the integrity limit). Every failed unseal is a forgery attempt,
  * and an attacker's chance to get one accepted grows with their number. RFC 9001 §6.6 puts
  * QUIC's integrity limit for AES-GCM at 2^52 failed packets (the bound of RFC 8446 §5.5's
  * analysis, advantage about v·l / 2^128 for v forgeries of l blocks); 2^20 is far below that
- * (advantage under 2^-96 for our largest datagrams), while a genuine peer behind an honest
+ * (advantage under 2^-95 for our largest records), while a genuine peer behind an honest
  * relay produces no failures at all (the transport has its own integrity per hop), so a
  * million of them can only come from someone forging, or from a path too broken to use.
  * It also bounds the AES work an attacker can make the receiver do for nothing.
  */
-const maxForgedDatagrams = 2 ** 20
+const maxForgeries = 2 ** 20
+/** Datagram key epochs kept for unsealing: reordering may straddle an epoch's boundary. */
+const datagramKeysKept = 4
 
 /** Options for {@link RecordLayer.acceptedBidi} and {@link RecordLayer.acceptedUni}. */
 export interface AcceptOptions {
@@ -112,31 +124,40 @@ export class RecordLayer {
     new StreamIndexWindow(),
   ]
   private nextSequence = 0
+  private readonly datagramSealing: KeyRun
   private readonly datagrams = new DatagramWindow()
+  /** The datagram keys derived for unsealing, by epoch (the newest few). */
+  private readonly datagramKeys = new Map<number, Promise<AeadKey>>()
+  /** The epoch of the highest datagram sequence that authenticated. */
+  private datagramEpoch = 0
   /** Streams the peer opened whose opening has not authenticated yet. */
   private pendingOpenings = 0
-  /** Datagrams that failed to authenticate (counted against the integrity limit). */
-  private forgedDatagrams = 0
+  /** Records, openings and datagrams that failed to authenticate (the integrity limit). */
+  private forgeries = 0
 
   private constructor(
-    private readonly sealing: SealingKey,
-    private readonly unsealing: AeadKey,
+    private readonly sending: DirectionKeys,
+    private readonly receiving: DirectionKeys,
     private readonly isDialer: boolean,
     private readonly streamLimit: number,
     private readonly pendingLimit: number,
     private readonly openingMs: number,
-    private readonly forgedDatagramLimit: number,
-  ) {}
+    private readonly forgeryLimit: number,
+    private readonly onIntegrityLimit: (() => void) | undefined,
+  ) {
+    this.datagramSealing = sending.run(datagramClass, 0)
+  }
 
   /**
-   * Imports the two keys (non-extractable) and starts every counter at zero. Each key must be
-   * used by one record layer only: a second layer with the same send key would repeat nonces.
+   * Imports the two secrets (non-extractable), wipes the caller's copies, and starts every
+   * counter at zero. Each secret must be used by one record layer only: a second layer with
+   * the same send secret would repeat keys and nonces.
    *
    * @throws TypeError if a key is not 32 bytes, the two keys are equal (that would repeat
    *   nonces across the two directions), or `isDialer` is not a boolean.
    */
   static async create(options: RecordLayerOptions): Promise<RecordLayer> {
-    const { sendKey, receiveKey, isDialer, _limits } = options
+    const { sendKey, receiveKey, isDialer, onIntegrityLimit, _limits } = options
     for (const [name, key] of [
       ['sendKey', sendKey],
       ['receiveKey', receiveKey],
@@ -149,15 +170,20 @@ export class RecordLayer {
       throw new TypeError('sendKey and receiveKey must differ')
     }
     if (typeof isDialer !== 'boolean') throw new TypeError('isDialer: expected a boolean')
-    const [send, receive] = await Promise.all([aead.importKey(sendKey), aead.importKey(receiveKey)])
+    const perKey = _limits?.recordsPerKey ?? recordsPerKey
+    const [send, receive] = await Promise.all([
+      DirectionKeys.import(sendKey, perKey),
+      DirectionKeys.import(receiveKey, perKey),
+    ])
     return new RecordLayer(
-      new SealingKey(send, _limits?.records ?? maxRecordsPerKey),
+      send,
       receive,
       isDialer,
       _limits?.streams ?? maxStreamsPerClass,
       _limits?.pendingOpenings ?? maxPendingOpenings,
       _limits?.openingMs ?? openingTimeoutMs,
-      _limits?.forgedDatagrams ?? maxForgedDatagrams,
+      _limits?.forgeries ?? maxForgeries,
+      onIntegrityLimit,
     )
   }
 
@@ -204,9 +230,10 @@ export class RecordLayer {
    */
   async acceptedBidi(stream: BidiStream, options: AcceptOptions = {}): Promise<BidiStream> {
     const streamClass: StreamClass = this.isDialer ? 1 : 0
-    const { index, rest } = await this.acceptOpening(stream, streamClass, options.signal, false)
+    const opening = await this.acceptOpening(stream, streamClass, options.signal, false)
+    const { index, rest, key } = opening
     return {
-      readable: this.unsealingReadable(stream.readable, streamClass, index, rest, 1),
+      readable: this.unsealingReadable(stream.readable, streamClass, index, rest, 1, key),
       writable: this.sealingWritable(stream.writable, streamClass, index, undefined),
     }
   }
@@ -224,7 +251,8 @@ export class RecordLayer {
   ): Promise<ReadableStream<Uint8Array>> {
     const streamClass: StreamClass = this.isDialer ? 3 : 2
     const opening = await this.acceptOpening({ readable }, streamClass, options.signal, false)
-    return this.unsealingReadable(readable, streamClass, opening.index, opening.rest, 1)
+    const { index, rest, key } = opening
+    return this.unsealingReadable(readable, streamClass, index, rest, 1, key)
   }
 
   /**
@@ -242,9 +270,8 @@ export class RecordLayer {
     const streamClass: StreamClass = this.isDialer ? 3 : 2
     const opening = await this.acceptOpening({ readable }, streamClass, options.signal, true)
     if (opening.kind === 'open') {
-      return {
-        readable: this.unsealingReadable(readable, streamClass, opening.index, opening.rest, 1),
-      }
+      const { index, rest, key } = opening
+      return { readable: this.unsealingReadable(readable, streamClass, index, rest, 1, key) }
     }
     readable.cancel().catch(() => undefined)
     const plaintext = opening.plaintext
@@ -265,8 +292,8 @@ export class RecordLayer {
    * record goes out first).
    *
    * @throws RangeError if `code` is not a u32 or `reason` is above 1024 bytes of UTF-8.
-   * @throws RecordError `KEY_EXHAUSTED` once the send key or the uni indexes are used up. An
-   *   error of the transport writable is passed on as it is.
+   * @throws RecordError `KEY_EXHAUSTED` once the uni indexes are used up. An error of the
+   *   transport writable is passed on as it is.
    */
   async sendClose(
     writable: WritableStream<Uint8Array>,
@@ -284,17 +311,13 @@ export class RecordLayer {
     const index = this.claimIndex(streamClass, { writable })
     const writer = writable.getWriter()
     try {
-      this.sealing.claim()
       const plaintext = new Uint8Array(4 + reasonBytes.length)
       new DataView(plaintext.buffer).setUint32(0, code)
       plaintext.set(reasonBytes, 4)
       const length = plaintext.length + tagLength
       const header = Uint8Array.of(closeRecord, length >> 16, (length >> 8) & 0xff, length & 0xff)
-      const ciphertext = await this.sealing.key.seal(
-        nonce(streamClass, index, 0),
-        header,
-        plaintext,
-      )
+      const key = await this.sending.key(streamClass, index, 0)
+      const ciphertext = await key.seal(nonce(streamClass, index, 0), header, plaintext)
       await writer.write(concat(encodeIndex(index), header, ciphertext))
       await writer.close()
     } catch (error) {
@@ -307,15 +330,20 @@ export class RecordLayer {
    * Seals one datagram: `payload.length + 24` bytes, in a new array.
    *
    * @throws TypeError if `payload` is not a Uint8Array.
-   * @throws RecordError `KEY_EXHAUSTED` once the send key has sealed 2^24 records.
+   * @throws RecordError `KEY_EXHAUSTED` once 2^48 datagrams have been sealed.
    */
   async sealDatagram(payload: Uint8Array): Promise<Uint8Array> {
     if (!(payload instanceof Uint8Array)) throw new TypeError('payload: expected a Uint8Array')
-    this.sealing.claim()
+    if (this.nextSequence >= maxDatagramSequence) {
+      throw new RecordError('KEY_EXHAUSTED', 'this connection has sealed 2^48 datagrams')
+    }
     const sequence = this.nextSequence++
     const head = new Uint8Array(sequenceLength)
-    new DataView(head.buffer).setUint32(4, sequence)
-    const ciphertext = await this.sealing.key.seal(nonce(datagramClass, 0, sequence), head, payload)
+    const view = new DataView(head.buffer)
+    view.setUint32(0, Math.floor(sequence / 0x1_0000_0000))
+    view.setUint32(4, sequence >>> 0)
+    const key = await this.datagramSealing.keyFor(sequence)
+    const ciphertext = await key.seal(nonce(datagramClass, 0, sequence), head, payload)
     const sealed = new Uint8Array(sequenceLength + ciphertext.byteLength)
     sealed.set(head)
     sealed.set(ciphertext, sequenceLength)
@@ -326,10 +354,11 @@ export class RecordLayer {
    * Unseals one sealed datagram and returns its payload (a new array).
    *
    * @throws TypeError if `sealed` is not a Uint8Array.
-   * @throws RecordError `MALFORMED` (under 24 bytes), `AUTH_FAILED` (does not authenticate),
-   *   `REPLAYED` (a duplicate, or older than the 128-datagram window), `TOO_MANY` (more than
-   *   2^20 datagrams have failed to authenticate: the integrity limit; from then on every
-   *   datagram is refused so, and the connection is to be closed).
+   * @throws RecordError `MALFORMED` (under 24 bytes), `AUTH_FAILED` (does not authenticate,
+   *   or its sequence lies beyond the next key epoch), `REPLAYED` (a duplicate, or older than
+   *   the 128-datagram window), `TOO_MANY` (more than 2^20 records, openings and datagrams
+   *   have failed to authenticate: the integrity limit; from then on every datagram is
+   *   refused so, and the connection is to be closed).
    */
   async unsealDatagram(sealed: Uint8Array): Promise<Uint8Array> {
     if (!(sealed instanceof Uint8Array)) throw new TypeError('sealed: expected a Uint8Array')
@@ -342,14 +371,19 @@ export class RecordLayer {
     }
     const head = sealed.slice(0, sequenceLength)
     const view = new DataView(head.buffer)
-    const sequence = view.getUint32(4)
-    if (view.getUint32(0) !== 0 || sequence >= maxRecordsPerKey) {
-      throw new RecordError('AUTH_FAILED', 'a datagram sequence no key can reach (>= 2^24)')
+    const sequence = view.getUint32(0) * 0x1_0000_0000 + view.getUint32(4)
+    const epoch = Math.floor(sequence / this.receiving.perKey)
+    // The sender moves to a key epoch only after sealing every sequence of the one before,
+    // so a datagram two epochs ahead would take a million losses in a row: it is refused
+    // before any key is derived for it (forging one costs the receiver nothing).
+    if (sequence >= maxDatagramSequence || epoch > this.datagramEpoch + 1) {
+      throw new RecordError('AUTH_FAILED', 'a datagram sequence beyond the next key epoch')
     }
     this.datagrams.check(sequence)
     let payload: Uint8Array
     try {
-      payload = await this.unsealing.unseal(
+      const key = await this.datagramKey(epoch)
+      payload = await key.unseal(
         nonce(datagramClass, 0, sequence),
         head,
         sealed.subarray(sequenceLength),
@@ -357,21 +391,41 @@ export class RecordLayer {
     } catch (cause) {
       // Only a failed unseal is a forgery attempt against the key; what is refused before
       // decrypting (malformed, replayed, unreachable sequence) costs the key nothing.
-      this.forgedDatagrams++
+      this.forgery()
       this.checkIntegrityLimit()
       throw new RecordError('AUTH_FAILED', 'a datagram did not authenticate', { cause })
     }
     // Two copies of one datagram may both have passed the first check while decrypting.
     this.datagrams.check(sequence)
     this.datagrams.mark(sequence)
+    this.datagramEpoch = Math.max(this.datagramEpoch, epoch)
     return payload
   }
 
+  /** The receive key of datagram epoch `epoch`, derived once while it is among the newest. */
+  private datagramKey(epoch: number): Promise<AeadKey> {
+    let key = this.datagramKeys.get(epoch)
+    if (!key) {
+      key = this.receiving.key(datagramClass, 0, epoch)
+      this.datagramKeys.set(epoch, key)
+      if (this.datagramKeys.size > datagramKeysKept) {
+        this.datagramKeys.delete(Math.min(...this.datagramKeys.keys()))
+      }
+    }
+    return key
+  }
+
+  /** Counts one failure to authenticate; past the integrity limit, tells the connection. */
+  private forgery(): void {
+    this.forgeries++
+    if (this.forgeries === this.forgeryLimit + 1) this.onIntegrityLimit?.()
+  }
+
   private checkIntegrityLimit(): void {
-    if (this.forgedDatagrams > this.forgedDatagramLimit) {
+    if (this.forgeries > this.forgeryLimit) {
       throw new RecordError(
         'TOO_MANY',
-        `more than ${this.forgedDatagramLimit} datagrams failed to authenticate (integrity limit)`,
+        `more than ${this.forgeryLimit} records, openings and datagrams failed to authenticate (integrity limit)`,
       )
     }
   }
@@ -399,7 +453,8 @@ export class RecordLayer {
     streamClass: StreamClass,
     signal: AbortSignal | undefined,
     closeAllowed: boolean,
-  ): Promise<Opening & { plaintext: Uint8Array }> {
+  ): Promise<Opening & { plaintext: Uint8Array; key: AeadKey }> {
+    this.checkIntegrityLimit()
     if (this.pendingOpenings >= this.pendingLimit) {
       const error = new RecordError(
         'TOO_MANY',
@@ -426,17 +481,19 @@ export class RecordLayer {
       }
       const window = this.accepted[streamClass]!
       window.check(index)
+      const key = await this.receiving.key(streamClass, index, 0)
       let plaintext: Uint8Array
       try {
-        plaintext = await this.unsealing.unseal(nonce(streamClass, index, 0), header, tag)
+        plaintext = await key.unseal(nonce(streamClass, index, 0), header, tag)
       } catch (cause) {
+        this.forgery()
         const message = `the ${opening.kind} record of stream ${index} did not authenticate`
         throw new RecordError('AUTH_FAILED', message, { cause })
       }
       // Two copies of one opening may both have passed the first check while unsealing.
       window.check(index)
       window.mark(index)
-      return { ...opening, plaintext }
+      return { ...opening, plaintext, key }
     } catch (error) {
       // readOpening cancelled the readable already if it failed; otherwise cancel it here.
       if (opening) stream.readable.cancel(error).catch(() => undefined)
@@ -457,7 +514,7 @@ export class RecordLayer {
   ): WritableStream<Uint8Array> {
     const sealer = new StreamSealer(
       writable.getWriter(),
-      this.sealing,
+      this.sending.run(streamClass, index),
       streamClass,
       index,
       preamble,
@@ -471,8 +528,14 @@ export class RecordLayer {
     index: number,
     initial: Uint8Array,
     firstCounter: number,
+    /** The key of epoch 0, derived already to authenticate the opening. */
+    openingKey?: AeadKey,
   ): ReadableStream<Uint8Array> {
-    const unsealer = new StreamUnsealer(this.unsealing, streamClass, index, initial, firstCounter)
+    const keys = this.receiving.run(streamClass, index)
+    if (openingKey) keys.prime(openingKey)
+    const unsealer = new StreamUnsealer(keys, streamClass, index, initial, firstCounter, () =>
+      this.forgery(),
+    )
     const transform = new TransformStream(unsealer, { highWaterMark: 1 }, { highWaterMark: 1 })
     // As pipeThrough, except for an error of the transport readable: a transport reset is
     // nobody's authenticated word, so its code must not pass for the peer's (RESET).

@@ -11,7 +11,7 @@ import {
   tagLength,
   type StreamClass,
 } from './record-format.js'
-import type { SealingKey } from './sealing-key.js'
+import type { KeyRun } from './record-keys.js'
 import { concat } from '../internal/bytes.js'
 import { streamErrorCodeOf } from '@ferry/wire'
 import { transportResetError } from './stream-reset.js'
@@ -36,7 +36,7 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
 
   constructor(
     private readonly writer: WritableStreamDefaultWriter<Uint8Array>,
-    private readonly sealing: SealingKey,
+    private readonly keys: KeyRun,
     private readonly streamClass: StreamClass,
     private readonly index: number,
     /**
@@ -143,16 +143,17 @@ export class StreamSealer implements UnderlyingSink<Uint8Array> {
 
   /** Seals one record now and queues its transport write, after `prefix` if given. */
   private sealNow(type: number, plaintext: Uint8Array, prefix: Uint8Array | undefined): void {
-    this.sealing.claim()
     const length = plaintext.length + tagLength
     const header = Uint8Array.of(type, length >> 16, (length >> 8) & 0xff, length & 0xff)
+    const counter = this.counter++
+    const recordNonce = nonce(this.streamClass, this.index, counter)
+    const key = this.keys.keyFor(counter)
     const sealed = settle(
-      this.sealing.key.seal(
-        nonce(this.streamClass, this.index, this.counter++),
-        header,
-        plaintext,
-        headerLength,
-      ),
+      'then' in key
+        ? // The first record under a new key waits for its derivation: it seals a copy, as
+          // the caller may reuse its buffer once this write settles.
+          key.then((k) => k.seal(recordNonce, header, plaintext.slice(), headerLength))
+        : key.seal(recordNonce, header, plaintext, headerLength),
     )
     const step = this.chain
       .then(() => sealed)

@@ -1,5 +1,4 @@
 import { RecordError } from '../errors.js'
-import type { AeadKey } from './aead.js'
 import { pipelineDepth, settle } from './pipeline.js'
 import {
   endRecord,
@@ -9,6 +8,7 @@ import {
   resetRecord,
   type StreamClass,
 } from './record-format.js'
+import type { KeyRun } from './record-keys.js'
 import { authenticatedResetError } from './stream-reset.js'
 
 /**
@@ -35,13 +35,15 @@ export class StreamUnsealer implements Transformer<Uint8Array, Uint8Array> {
   private readonly inFlight: Promise<void>[] = []
 
   constructor(
-    private readonly key: AeadKey,
+    private readonly keys: KeyRun,
     private readonly streamClass: StreamClass,
     private readonly index: number,
     /** Bytes that arrived with the opening. */
     private readonly initial: Uint8Array,
     /** The first record's counter: 1 on the opener's direction, after its open record. */
     private counter: number,
+    /** Told of each record that fails to authenticate (the integrity limit counts them). */
+    private readonly onForgery: () => void,
   ) {}
 
   start(controller: TransformStreamDefaultController<Uint8Array>): Promise<void> | undefined {
@@ -114,13 +116,18 @@ export class StreamUnsealer implements Transformer<Uint8Array, Uint8Array> {
     const header = this.header.slice()
     while (this.inFlight.length >= pipelineDepth) await this.inFlight[0]
     if (this.stopped) return
+    const recordNonce = nonce(this.streamClass, this.index, this.counter)
+    const key = this.keys.keyFor(this.counter++)
     const unsealed = settle(
-      this.key.unseal(nonce(this.streamClass, this.index, this.counter++), header, ciphertext),
+      'then' in key
+        ? key.then((k) => k.unseal(recordNonce, header, ciphertext))
+        : key.unseal(recordNonce, header, ciphertext),
     )
     const step = this.chain
       .then(() => unsealed)
       .then((outcome) => {
         if (!outcome.ok) {
+          this.onForgery()
           const message = 'a record did not authenticate (tampered, reordered or misplaced)'
           this.errorNow(new RecordError('AUTH_FAILED', message, { cause: outcome.error }))
         } else if (header[0] === resetRecord) {

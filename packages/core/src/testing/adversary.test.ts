@@ -351,7 +351,7 @@ describe('datagrams against an adversary in the relay position', () => {
     const server = await TestEndpoint.create({
       transport: adversary.transport(new MemoryTransport(network)),
       alpns: [alpn],
-      _recordLimits: { forgedDatagrams: 4 },
+      _recordLimits: { forgeries: 4 },
     })
     const client = await TestEndpoint.create({ transport: new MemoryTransport(network) })
     const accepted = (async () => {
