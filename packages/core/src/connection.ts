@@ -165,6 +165,14 @@ export class Connection {
     readonly path: ConnectionPath,
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve))
+    if (records) {
+      // Past the integrity limit the keys may no longer be trusted to reject forgeries.
+      records.onIntegrityLimit = () =>
+        this.closeWith(
+          CloseCode.INTEGRITY_LIMIT,
+          'too many records, openings or datagrams failed to authenticate (integrity limit)',
+        )
+    }
     session.closed.then(
       (info: SessionCloseInfo) => this.transportClosed(info.closeCode ?? 0, info.reason ?? ''),
       (e: unknown) => {
@@ -246,23 +254,15 @@ export class Connection {
    */
   static async establish(init: ConnectionInit): Promise<Connection> {
     const { handshake } = init
-    let connection: Connection | undefined
     const records = handshake.encrypted
       ? await RecordLayer.create({
           sendKey: handshake.keys.send,
           receiveKey: handshake.keys.receive,
           isDialer: init.isDialer,
-          // Past the integrity limit the keys may no longer be trusted to reject forgeries.
-          onIntegrityLimit: () =>
-            connection?.closeWith(
-              CloseCode.INTEGRITY_LIMIT,
-              'too many records, openings or datagrams failed to authenticate (integrity limit)',
-            ),
           _limits: init._recordLimits,
         })
       : undefined
-    connection = new Connection(init.session, handshake, records, init.path)
-    return connection
+    return new Connection(init.session, handshake, records, init.path)
   }
 
   /** The peer's authenticated identity. */

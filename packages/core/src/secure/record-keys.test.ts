@@ -96,9 +96,9 @@ describe('record keys', () => {
       sendKey: acceptorKey(),
       receiveKey: dialerKey(),
       isDialer: false,
-      onIntegrityLimit,
       _limits: { recordsPerKey: 4, forgeries: 0 },
     })
+    acceptor.onIntegrityLimit = onIntegrityLimit
     const { dialer } = await layers({ recordsPerKey: 4 })
     const sealed = []
     for (let i = 0; i < 9; i++) sealed.push(await dialer.sealDatagram(utf8(`d${i}`)))
@@ -120,9 +120,9 @@ describe('record keys', () => {
       sendKey: acceptorKey(),
       receiveKey: dialerKey(),
       isDialer: false,
-      onIntegrityLimit,
       _limits: { forgeries: 2 },
     })
+    acceptor.onIntegrityLimit = onIntegrityLimit
     // A preamble and an open record header with a random tag: a forged opening.
     const forgedOpening = (index: number): Uint8Array =>
       concat(encodeIndex(index), Uint8Array.of(2, 0, 0, tagLength), prng.bytes(tagLength))

@@ -38,11 +38,6 @@ export interface RecordLayerOptions {
   /** Whether we dialed (were the Noise initiator); it decides our streams' classes. */
   isDialer: boolean
   /**
-   * Called once when more records, openings and datagrams have failed to authenticate than
-   * the integrity limit allows (2^20): the connection should close with `INTEGRITY_LIMIT`.
-   */
-  onIntegrityLimit?: () => void
-  /**
    * @internal Other limits, for tests only: records per key (default 2^20), streams opened
    * per class (default 2^24), streams waiting for their open record (default 256), how long
    * one may wait (default 10 s), and failures to authenticate (default 2^20).
@@ -134,6 +129,11 @@ export class RecordLayer {
   private pendingOpenings = 0
   /** Records, openings and datagrams that failed to authenticate (the integrity limit). */
   private forgeries = 0
+  /**
+   * Called once when more records, openings and datagrams have failed to authenticate than
+   * the integrity limit allows (2^20): the connection should close with `INTEGRITY_LIMIT`.
+   */
+  onIntegrityLimit: (() => void) | undefined
 
   private constructor(
     private readonly sending: DirectionKeys,
@@ -143,7 +143,6 @@ export class RecordLayer {
     private readonly pendingLimit: number,
     private readonly openingMs: number,
     private readonly forgeryLimit: number,
-    private readonly onIntegrityLimit: (() => void) | undefined,
   ) {
     this.datagramSealing = sending.run(datagramClass, 0)
   }
@@ -157,7 +156,7 @@ export class RecordLayer {
    *   nonces across the two directions), or `isDialer` is not a boolean.
    */
   static async create(options: RecordLayerOptions): Promise<RecordLayer> {
-    const { sendKey, receiveKey, isDialer, onIntegrityLimit, _limits } = options
+    const { sendKey, receiveKey, isDialer, _limits } = options
     for (const [name, key] of [
       ['sendKey', sendKey],
       ['receiveKey', receiveKey],
@@ -183,7 +182,6 @@ export class RecordLayer {
       _limits?.pendingOpenings ?? maxPendingOpenings,
       _limits?.openingMs ?? openingTimeoutMs,
       _limits?.forgeries ?? maxForgeries,
-      onIntegrityLimit,
     )
   }
 
