@@ -381,3 +381,169 @@ describe('datagrams against an adversary in the relay position', () => {
     await Promise.all([client.close(), server.close()])
   })
 })
+
+/** `readable` split in two: one for the victim, and the bytes of the other, collected. */
+function tap(readable: ReadableStream<Uint8Array>): {
+  readable: ReadableStream<Uint8Array>
+  bytes: Promise<Uint8Array[]>
+} {
+  const [pass, copy] = readable.tee()
+  const bytes = (async () => {
+    const chunks: Uint8Array[] = []
+    try {
+      for await (const chunk of copy) chunks.push(chunk.slice())
+    } catch {
+      // A stream cut short is recorded as far as it went.
+    }
+    return chunks
+  })()
+  return { readable: pass, bytes }
+}
+
+describe('forged stream openings against an adversary in the relay position', () => {
+  it('past the integrity limit close the connection with INTEGRITY_LIMIT', async () => {
+    const seed = 33
+    const network = new MemoryNetwork({ seed })
+    const adversary = new Adversary(new Prng(seed))
+    const server = await TestEndpoint.create({
+      transport: adversary.transport(new MemoryTransport(network)),
+      alpns: [alpn],
+      _recordLimits: { forgeries: 3 },
+    })
+    const client = await TestEndpoint.create({ transport: new MemoryTransport(network) })
+    const accepted = (async () => {
+      for await (const conn of server.incoming()) return conn
+      throw new Error('no connection')
+    })()
+    const conn = await client.connect(server.addr(), alpn)
+    const serverConn = await accepted
+    const reading = (async () => {
+      for await (const _ of serverConn.uniStreams()) expect.fail('a forged stream was delivered')
+    })()
+    const prng = new Prng(seed)
+    for (let index = 0; index < 4; index++) {
+      // A preamble and an open record header, with a tag the adversary cannot compute.
+      const forged = Uint8Array.of(index, 2, 0, 0, 16, ...prng.bytes(16))
+      adversary.injectUni(forgedReadable([forged], 'hang'))
+    }
+    expect(await serverConn.closed).toMatchObject({
+      code: CloseCode.INTEGRITY_LIMIT,
+      remote: false,
+    })
+    await reading.catch(() => undefined)
+    expect(await conn.closed).toMatchObject({ code: CloseCode.INTEGRITY_LIMIT, remote: true })
+    await Promise.all([client.close(), server.close()])
+  })
+})
+
+describe('replays across connections, by an adversary in the relay position', () => {
+  /**
+   * A server behind the adversary that answers `echo:` and the request on each bidi stream,
+   * and a client that asks it one question over a first connection, every byte of which the
+   * adversary records.
+   */
+  async function recordedConnection(seed: number) {
+    const network = new MemoryNetwork({ seed })
+    const adversary = new Adversary(new Prng(seed))
+    const failures: unknown[] = []
+    let failed!: () => void
+    const someFailure = new Promise<void>((resolve) => (failed = resolve))
+    const server = await TestEndpoint.create({
+      transport: adversary.transport(new MemoryTransport(network)),
+      alpns: [alpn],
+      onError: (error) => {
+        failures.push(error)
+        failed()
+      },
+    })
+    const seen: string[] = []
+    const connections: Connection[] = []
+    void (async () => {
+      for await (const conn of server.incoming()) {
+        connections.push(conn)
+        void (async () => {
+          for await (const s of conn.bidiStreams()) {
+            void readText(s.readable)
+              .then((text) => {
+                seen.push(text)
+                return writeText(s.writable, `echo:${text}`)
+              })
+              .catch(() => undefined)
+          }
+        })()
+      }
+    })()
+    // Session 0: every stream the client opens is recorded, the handshake's first.
+    const recorded: Promise<Uint8Array[]>[] = []
+    adversary.onBidi = (stream, deliver, session) => {
+      if (session === 0) {
+        const tapped = tap(stream.readable)
+        recorded.push(tapped.bytes)
+        stream = { readable: tapped.readable, writable: stream.writable }
+      }
+      deliver(stream)
+    }
+    const client = await TestEndpoint.create({ transport: new MemoryTransport(network) })
+    const first = await client.connect(server.addr(), alpn)
+    expect(first.encrypted).toBe(true)
+    expect(await ask(first, 'pay 100 to mallory')).toBe('echo:pay 100 to mallory')
+    first.close()
+    await first.closed
+    const streams = await Promise.all(recorded)
+    expect(streams.length).toBe(2)
+    return { network, adversary, server, client, seen, connections, failures, someFailure, streams }
+  }
+
+  it('cannot replay a whole earlier connection: the handshake fails and no request is read', async () => {
+    const { network, server, client, seen, connections, failures, someFailure, streams } =
+      await recordedConnection(41)
+    // The adversary dials the server itself and plays back every stream of the connection.
+    const [direct] = server.addr().direct
+    const { session } = await new MemoryTransport(network).dial(direct!, [alpn], {})
+    // What each played-back stream got back (the server may refuse one mid-write).
+    const answers = streams.map(async (chunks) => {
+      const stream = await session.createBidirectionalStream()
+      const answer = readText(stream.readable).catch(() => '')
+      const writer = stream.writable.getWriter()
+      try {
+        for (const chunk of chunks) await writer.write(chunk)
+        await writer.close()
+      } catch {
+        // Refused.
+      }
+      return answer
+    })
+    await someFailure
+    expect(failures.length).toBe(1)
+    expect((failures[0] as Error).name).toBe('HandshakeError')
+    expect((await session.closed).closeCode).toBe(CloseCode.HANDSHAKE_FAILED)
+    // Nothing came of the replay: no connection, no request read, no answer.
+    await Promise.all(answers).then((texts) => {
+      for (const text of texts) expect(text).not.toContain('echo:')
+    })
+    expect(connections.length).toBe(1)
+    expect(seen).toEqual(['pay 100 to mallory'])
+    await Promise.all([client.close(), server.close()])
+  })
+
+  it('cannot splice an earlier connection’s streams into a later one', async () => {
+    const { adversary, server, client, seen, streams } = await recordedConnection(42)
+    // A second, genuine connection; next to its first request stream the adversary injects
+    // the first connection's request stream (its session's stream 0 is the handshake).
+    const injected = recorder()
+    let arrived = 0
+    adversary.onBidi = (stream, deliver, session) => {
+      deliver(stream)
+      if (session === 1 && ++arrived === 2) {
+        adversary.injectBidi({ readable: forgedReadable(streams[1]!), writable: injected.writable })
+      }
+    }
+    const second = await client.connect(server.addr(), alpn)
+    expect(await ask(second, 'pay 5 to alice')).toBe('echo:pay 5 to alice')
+    // The replayed stream was refused (aborted unanswered), and never read as a request.
+    expect(await injected.done).toEqual({ bytes: new Uint8Array(0), closed: false })
+    expect(await ask(second, 'pay 6 to alice')).toBe('echo:pay 6 to alice')
+    expect(seen).toEqual(['pay 100 to mallory', 'pay 5 to alice', 'pay 6 to alice'])
+    await Promise.all([client.close(), server.close()])
+  })
+})

@@ -16,12 +16,20 @@ import type { Prng } from '../internal/prng.js'
 import { MemoryTransportError } from '../memory/transport-error.js'
 import type { BidiStream, Session, SessionCloseInfo } from '../session.js'
 
-/** What the adversary does with a stream from the peer: `deliver` hands one to the victim. */
-export type BidiPolicy = (stream: BidiStream, deliver: (stream: BidiStream) => void) => void
+/**
+ * What the adversary does with a stream from the peer: `deliver` hands one to the victim.
+ * `session` counts the victim's sessions from 0, in the order the adversary saw them.
+ */
+export type BidiPolicy = (
+  stream: BidiStream,
+  deliver: (stream: BidiStream) => void,
+  session: number,
+) => void
 /** As {@link BidiPolicy}, for unidirectional streams. */
 export type UniPolicy = (
   readable: ReadableStream<Uint8Array>,
   deliver: (readable: ReadableStream<Uint8Array>) => void,
+  session: number,
 ) => void
 
 /** Sits between the victim endpoint and its transport; see the module comment. */
@@ -42,7 +50,7 @@ export class Adversary {
   /** `inner`, with every session it dials or accepts passing through this adversary. */
   transport(inner: Transport): Transport {
     const wrap = (session: Session): Session => {
-      const wrapped = new AdversarySession(session, this)
+      const wrapped = new AdversarySession(session, this, this.sessions.length)
       this.sessions.push(wrapped)
       return wrapped
     }
@@ -229,6 +237,7 @@ class AdversarySession implements Session {
   constructor(
     private readonly inner: Session,
     private readonly adversary: Adversary,
+    index: number,
   ) {
     this.incomingBidirectionalStreams = new ReadableStream({ start: (c) => void (this.bidi = c) })
     this.incomingUnidirectionalStreams = new ReadableStream({ start: (c) => void (this.uni = c) })
@@ -243,10 +252,10 @@ class AdversarySession implements Session {
       },
     }
     void pump(inner.incomingBidirectionalStreams, this.bidi, (s) =>
-      adversary.onBidi(s, (d) => this.deliverBidi(d)),
+      adversary.onBidi(s, (d) => this.deliverBidi(d), index),
     )
     void pump(inner.incomingUnidirectionalStreams, this.uni, (s) =>
-      adversary.onUni(s, (d) => this.deliverUni(d)),
+      adversary.onUni(s, (d) => this.deliverUni(d), index),
     )
     void pump(inner.datagrams.readable, this.datagramController, (d) => this.deliverDatagram(d))
   }
