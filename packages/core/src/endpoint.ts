@@ -1,7 +1,7 @@
 import { type DirectAddr, type EndpointAddr, validateAddr } from './addr.js'
-import { CloseCode, Connection } from './connection.js'
-import { ConnectError, HandshakeError } from './errors.js'
-import type { EndpointId, SecretKey } from './identity.js'
+import { CloseCode, Connection, type ConnectionPath } from './connection.js'
+import { ConnectError, HandshakeError, RelayError } from './errors.js'
+import { type EndpointId, PublicKey, type SecretKey } from './identity.js'
 import { AsyncQueue } from './internal/queue.js'
 import {
   acceptHandshake,
@@ -11,6 +11,9 @@ import {
   type LocalIdentity,
 } from './secure/handshake.js'
 import type { RecordLayerOptions } from './secure/record-layer.js'
+import { RelayClient, type RelayState } from './relay/client.js'
+import { relayCodeName } from './relay/frames.js'
+import { VirtualSession } from './relay/virtual-session.js'
 import type { Session } from './session.js'
 import { EndpointTicket, parseTicket } from './ticket.js'
 
@@ -63,8 +66,16 @@ export interface Transport {
 export interface EndpointOptions {
   /** ALPNs to accept connections for (a `Router` adds its own). Default none. */
   alpns?: string[]
-  /** The home relay to publish in the address. */
-  relay?: string
+  /**
+   * The home relay: the endpoint keeps a session to it, is reachable through it by its
+   * EndpointId (browsers, which cannot listen, only so), dials through it when no direct
+   * address works, and publishes its URL in {@link Endpoint.addr}. A URL (`https:`, its
+   * certificate trusted by the system), or the URL with the SHA-256 hashes of the relay's
+   * self-signed certificates (as `ferry relay` prints them).
+   */
+  relay?: string | DirectAddr
+  /** Hears each change of {@link Endpoint.relayState}. */
+  onRelayState?: (state: RelayState) => void
   /** How long either side of a handshake may take. Default 10 s. */
   handshakeTimeoutMs?: number
   /**
@@ -90,8 +101,17 @@ export interface ConnectOptions {
   encrypt?: boolean
 }
 
-/** What {@link Endpoint.connect} takes as its target. */
-export type ConnectTarget = EndpointAddr | EndpointTicket | string
+/**
+ * What {@link Endpoint.connect} takes as its target: an address, a ticket (or its text), or a
+ * bare EndpointId (or its text), which is reached through the relay.
+ */
+export type ConnectTarget = EndpointAddr | EndpointTicket | EndpointId | string
+
+/**
+ * How long a direct dial may take before a connect that also has a relay gives up on it and
+ * goes through the relay.
+ */
+export const directDialTimeoutMs = 3000
 
 const defaultHandshakeTimeoutMs = 10_000
 
@@ -112,6 +132,7 @@ export class Endpoint {
   private closing: Promise<void> | undefined
   private readonly handshakeTimeoutMs: number
   private readonly onError: (error: unknown) => void
+  private readonly relay: RelayClient | undefined
 
   /** Subclasses construct, then finish their `create()` with {@link Endpoint.start}. */
   protected constructor(
@@ -123,6 +144,25 @@ export class Endpoint {
     this.alpnSet = new Set(options.alpns ?? [])
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? defaultHandshakeTimeoutMs
     this.onError = options.onError ?? (() => {})
+    if (options.relay !== undefined) {
+      const relay =
+        typeof options.relay === 'string' ? { url: options.relay, certHashes: [] } : options.relay
+      this.relay = new RelayClient({
+        transport,
+        relay,
+        secretKey: identity.secretKey,
+        listener: this.listener(),
+        onState: options.onRelayState,
+      })
+    }
+  }
+
+  /** Where sessions peers open (directly or through the relay) reach this endpoint. */
+  private listener(): TransportListener {
+    return {
+      choose: (offer) => offer.find((alpn) => this.alpnSet.has(alpn)),
+      session: (session, info) => this.acceptSession(session, info),
+    }
   }
 
   /**
@@ -131,10 +171,8 @@ export class Endpoint {
    */
   protected async start(): Promise<this> {
     try {
-      await this.transport.listen?.({
-        choose: (offer) => offer.find((alpn) => this.alpnSet.has(alpn)),
-        session: (session, info) => this.acceptSession(session, info),
-      })
+      await this.transport.listen?.(this.listener())
+      this.relay?.start()
     } catch (e) {
       await this.close()
       throw e
@@ -180,8 +218,26 @@ export class Endpoint {
   /** How others reach this endpoint. */
   addr(): EndpointAddr {
     const addr: EndpointAddr = { id: this.id, direct: this.transport.directAddrs() }
-    if (this.options.relay) addr.relay = this.options.relay
+    if (this.relay) addr.relay = this.relay.url
     return addr
+  }
+
+  /** Where this endpoint stands with its relay; `undefined` without one. */
+  get relayState(): RelayState | undefined {
+    return this.relay?.state
+  }
+
+  /**
+   * Resolves once this endpoint is registered with its relay, and so reachable by its
+   * EndpointId (at once when it is now).
+   * @throws {ConnectError} `NO_ADDRESS` without a relay, `ABORTED` when `signal` aborts first,
+   *   `CLOSED` when the endpoint closes first.
+   */
+  online(signal?: AbortSignal): Promise<void> {
+    if (!this.relay) {
+      return Promise.reject(new ConnectError('NO_ADDRESS', 'this endpoint has no relay'))
+    }
+    return this.relay.online(signal)
   }
 
   /** {@link Endpoint.addr} as a ticket to share as text. */
@@ -193,11 +249,17 @@ export class Endpoint {
    * Connects to the endpoint `target` names, offering `alpn` (one, or several in preference
    * order; the connection's `alpn` says which one the peer chose). The peer must prove it is
    * `target`'s id.
+   *
+   * Paths: each direct address of `target` is tried in turn; when none answers (with a relay,
+   * each gets {@link directDialTimeoutMs}), the connection goes through this endpoint's relay,
+   * which must be the target's relay too. `conn.path` says which path was taken.
    * @throws {ConnectError} when no path works (`TRANSPORT`, `NO_ADDRESS`), the peer serves
    *   none of the ALPNs (`ALPN_REFUSED`), the signal aborts (`ABORTED`), or this endpoint is
    *   closed (`CLOSED`).
+   * @throws {RelayError} when the relay refuses the connection (`OFFLINE` at once when the
+   *   target has no session there, `ACCESS_DENIED`, a limit, …).
    * @throws {HandshakeError} when the peer fails authentication (`WRONG_ENDPOINT`, …).
-   * @throws {DecodeError} when `target` is text that is not a ticket.
+   * @throws {DecodeError} when `target` is text that is neither a ticket nor an EndpointId.
    */
   async connect(
     target: ConnectTarget,
@@ -211,24 +273,50 @@ export class Endpoint {
     if (signal?.aborted) {
       throw new ConnectError('ABORTED', 'connect was aborted', { cause: signal.reason })
     }
-    if (addr.direct.length === 0) {
+    if (addr.direct.length === 0 && !this.relay) {
       throw new ConnectError('NO_ADDRESS', `no address to reach ${addr.id.short()}`)
     }
     const failures: unknown[] = []
     for (const direct of addr.direct) {
       let dialed: DialedSession
       try {
-        dialed = await this.transport.dial(direct, alpns, { signal })
+        const bounded = this.relay ? withTimeout(signal, directDialTimeoutMs) : signal
+        dialed = await this.transport.dial(direct, alpns, { signal: bounded })
       } catch (e) {
         if (signal?.aborted) throw new ConnectError('ABORTED', 'connect was aborted', { cause: e })
         failures.push(e)
         continue
       }
-      return this.dialed(dialed, addr.id, alpns, options)
+      return this.dialed(dialed, addr.id, alpns, options, 'direct')
+    }
+    if (this.relay) {
+      const session = await this.relayed(this.relay, addr.id, alpns, signal)
+      return this.dialed({ session }, addr.id, alpns, options, 'relay')
     }
     throw new ConnectError('TRANSPORT', `no address of ${addr.id.short()} answered`, {
       cause: failures.length === 1 ? failures[0] : new AggregateError(failures),
     })
+  }
+
+  /** A virtual session to `id` through the relay, once online (within the handshake time). */
+  private async relayed(
+    relay: RelayClient,
+    id: EndpointId,
+    alpns: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<Session> {
+    try {
+      return await relay.connect(id, alpns, withTimeout(signal, this.handshakeTimeoutMs))
+    } catch (e) {
+      if (signal?.aborted) throw new ConnectError('ABORTED', 'connect was aborted', { cause: e })
+      if (e instanceof ConnectError && e.code === 'ABORTED') {
+        const state = relay.state
+        throw new ConnectError('TRANSPORT', `the relay ${relay.url} is not reachable`, {
+          cause: state.state === 'offline' ? state.error : e,
+        })
+      }
+      throw e
+    }
   }
 
   /**
@@ -267,6 +355,7 @@ export class Endpoint {
       return conn.closed
     })
     await Promise.all(closing)
+    await this.relay?.close()
     await this.transport.close()
   }
 
@@ -275,6 +364,7 @@ export class Endpoint {
     expectedId: EndpointId,
     alpns: string[],
     options: ConnectOptions,
+    path: ConnectionPath,
   ): Promise<Connection> {
     const { session } = dialed
     const { signal } = options
@@ -292,18 +382,31 @@ export class Endpoint {
     this.pendingSessions.add(session)
     try {
       const stream = await session.createBidirectionalStream()
+      // A session that closes mid-handshake ends it at once (a relay refusing the connection
+      // says so with a close, and may leave the stream open).
+      const closedFirst = session.closed.then(
+        (info): never => {
+          throw new ConnectError('TRANSPORT', `the session closed: ${info.reason ?? ''}`)
+        },
+        (e: unknown): never => {
+          throw e
+        },
+      )
       const handshake = await this.withDeadline(
-        dialHandshake(stream, {
-          identity: this.identity,
-          alpns,
-          expectedId,
-          transportProtocol: session.protocol || undefined,
-          tlsCertHash: dialed.tlsCertHash,
-          encrypt: options.encrypt,
-        }),
+        Promise.race([
+          dialHandshake(stream, {
+            identity: this.identity,
+            alpns,
+            expectedId,
+            transportProtocol: session.protocol || undefined,
+            tlsCertHash: dialed.tlsCertHash,
+            encrypt: options.encrypt,
+          }),
+          closedFirst,
+        ]),
         signal,
       )
-      return await this.adopt(session, handshake, true)
+      return await this.adopt(session, handshake, true, path)
     } catch (e) {
       // An acceptor that refuses closes the session with a code saying why, but the transport
       // may fail the handshake's stream before that close arrives (a browser rejects
@@ -312,6 +415,12 @@ export class Endpoint {
       const transportFailed = !(e instanceof HandshakeError) || e.code === 'TRUNCATED'
       if (transportFailed && closedWith === undefined && !signal?.aborted) {
         await settledWithin(session.closed, closeInfoGraceMs)
+      }
+      const relayCode = closedWith === undefined ? undefined : relayCodeName(closedWith)
+      if (relayCode) {
+        throw new RelayError(relayCode, closeReason || `the relay refused: ${relayCode}`, {
+          cause: e,
+        })
       }
       if (closedWith === CloseCode.ALPN_REFUSED) {
         throw new ConnectError(
@@ -379,19 +488,25 @@ export class Endpoint {
       })
     }
     const handshake = await this.withDeadline(run(), undefined)
-    return this.adopt(session, handshake, false)
+    return this.adopt(
+      session,
+      handshake,
+      false,
+      session instanceof VirtualSession ? 'relay' : 'direct',
+    )
   }
 
   private async adopt(
     session: Session,
     handshake: HandshakeResult,
     isDialer: boolean,
+    path: ConnectionPath,
   ): Promise<Connection> {
     const conn = await Connection.establish({
       session,
       handshake,
       isDialer,
-      path: 'direct',
+      path,
       _recordLimits: this.options._recordLimits,
     })
     if (this.closing) {
@@ -421,8 +536,26 @@ export class Endpoint {
   }
 }
 
+/** The bounded version of `signal`: it also aborts after `ms`. */
+function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
+  const timeout = AbortSignal.timeout(ms)
+  return signal ? AbortSignal.any([signal, timeout]) : timeout
+}
+
 function toAddr(target: ConnectTarget): EndpointAddr {
-  if (typeof target === 'string') return parseTicket(target).addr
+  if (target instanceof PublicKey) return { id: target, direct: [] }
+  if (typeof target === 'string') {
+    // A ticket, or else the text of a bare EndpointId.
+    try {
+      return parseTicket(target).addr
+    } catch (error) {
+      try {
+        return { id: PublicKey.fromString(target), direct: [] }
+      } catch {
+        throw error
+      }
+    }
+  }
   if (target instanceof EndpointTicket) return target.addr
   validateAddr(target)
   return target

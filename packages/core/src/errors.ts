@@ -1,3 +1,5 @@
+import type { RelayCodeName } from './relay/frames.js'
+
 /**
  * Every error ferry raises is a {@link FerryError} with a stable `code`; tests and callers
  * branch on `name` and `code`, never on message text.
@@ -147,5 +149,16 @@ export class ConnectionError extends FerryError<ConnectionErrorCode> {
 
   static {
     this.prototype.name = 'ConnectionError'
+  }
+}
+
+/**
+ * A relay refused something, with a code saying why: a virtual connection (`OFFLINE`,
+ * `ACCESS_DENIED`, `TOO_MANY_CONNECTIONS`, …) or this endpoint's session (`AUTH_FAILED`,
+ * `REPLACED`, `SHUTTING_DOWN`, …). The numeric code of each is in `RelayCode`.
+ */
+export class RelayError extends FerryError<RelayCodeName> {
+  static {
+    this.prototype.name = 'RelayError'
   }
 }

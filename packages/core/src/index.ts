@@ -12,6 +12,7 @@ export {
   FerryError,
   HandshakeError,
   RecordError,
+  RelayError,
   type ConnectErrorCode,
   type ConnectionErrorCode,
   type DecodeErrorCode,
@@ -25,8 +26,10 @@ export type { DirectAddr, EndpointAddr } from './addr.js'
 export { EndpointTicket } from './ticket.js'
 
 // endpoints, connections, the router
-export { Endpoint } from './endpoint.js'
+export { Endpoint, directDialTimeoutMs } from './endpoint.js'
 export type { ConnectOptions, ConnectTarget, EndpointOptions } from './endpoint.js'
+export { RelayCode, type RelayCodeName } from './relay/frames.js'
+export type { RelayState } from './relay/client.js'
 export { CloseCode, Connection } from './connection.js'
 export type { ConnectionCloseInfo, ConnectionPath, ConnectionStats } from './connection.js'
 export type { BidiStream } from './session.js'

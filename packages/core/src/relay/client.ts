@@ -1,0 +1,408 @@
+/**
+ * The client side of `ferry-relay/1`: one session to the endpoint's relay, registered under
+ * its EndpointId, that carries virtual connections both ways (see `frames.ts` and PROTOCOL.md,
+ * "The relay protocol"). It reconnects with jittered exponential backoff when the session
+ * ends, and at once when the relay says it is going away.
+ */
+import type { DirectAddr } from '../addr.js'
+import { framed, type FramedReader, type FramedWriter } from '../codec/framed.js'
+import type { Transport, TransportListener } from '../endpoint.js'
+import { ConnectError, RelayError } from '../errors.js'
+import type { PublicKey, SecretKey } from '../identity.js'
+import type { BidiStream, Session } from '../session.js'
+import { signAuth } from './auth.js'
+import {
+  type ControlMessage,
+  decodeControl,
+  decodeDatagram,
+  encodeControl,
+  encodeHeader,
+  maxControlMessageBytes,
+  RelayCode,
+  relayAlpn,
+  relayCodeName,
+  relayVersion,
+} from './frames.js'
+import { readStreamHeader } from './stream-header.js'
+import { VirtualSession, type VirtualSessionHost, writeHeader } from './virtual-session.js'
+
+/** Where an endpoint stands with its relay. */
+export type RelayState =
+  /** Dialing and registering; `attempt` counts from 0 since the last success. */
+  | { state: 'connecting'; attempt: number }
+  /** Registered: reachable by EndpointId through the relay. */
+  | { state: 'online' }
+  /** Not connected; the next attempt is in `retryInMs`. */
+  | { state: 'offline'; error: unknown; retryInMs: number }
+  /** Closed for good (the endpoint closed). */
+  | { state: 'closed' }
+
+/** Options of {@link RelayClient}. */
+export interface RelayClientOptions {
+  /** The transport to dial the relay with. */
+  transport: Transport
+  /** The relay. */
+  relay: DirectAddr
+  /** The identity to register. */
+  secretKey: SecretKey
+  /** Where virtual connections that peers dial reach this endpoint. */
+  listener: TransportListener
+  /** Hears every change of {@link RelayClient.state}. */
+  onState?: (state: RelayState) => void
+  /** How long dialing and registering may take. Default 10 s. */
+  registerTimeoutMs?: number
+  /** Reconnection backoff: first and longest delay. Default 250 ms and 30 s. */
+  backoff?: { initialMs?: number; maxMs?: number }
+}
+
+/** The live session to the relay, registered. */
+interface Registered {
+  session: Session
+  control: { reader: FramedReader; writer: FramedWriter }
+  datagrams: WritableStreamDefaultWriter<Uint8Array>
+  virtual: Map<number, VirtualSession>
+  nextConn: number
+  goaway: boolean
+}
+
+/** A relay's close code, as a {@link RelayError} when it is one. */
+function closeError(code: number | undefined, reason: string | undefined): Error {
+  const name = code === undefined ? undefined : relayCodeName(code)
+  if (name) return new RelayError(name, reason || `the relay closed the session (${name})`)
+  return new ConnectError(
+    'TRANSPORT',
+    `the relay session closed (code ${code ?? 'none'}: ${reason ?? ''})`,
+  )
+}
+
+/** One endpoint's session to its relay; see the module comment. */
+export class RelayClient {
+  private current: Registered | undefined
+  private currentState: RelayState = { state: 'connecting', attempt: 0 }
+  private readonly stop = new AbortController()
+  private waiters: { resolve: () => void }[] = []
+  private running: Promise<void> | undefined
+
+  constructor(private readonly options: RelayClientOptions) {}
+
+  /** Where this client stands. */
+  get state(): RelayState {
+    return this.currentState
+  }
+
+  /** The relay's URL. */
+  get url(): string {
+    return this.options.relay.url
+  }
+
+  /** Starts connecting (and reconnecting, until {@link RelayClient.close}). */
+  start(): void {
+    this.running ??= this.run()
+  }
+
+  /**
+   * Resolves once registered with the relay (at once if it is now).
+   * @throws {ConnectError} `ABORTED` when `signal` aborts first, `CLOSED` when the client
+   *   closes first.
+   */
+  online(signal?: AbortSignal): Promise<void> {
+    if (this.currentState.state === 'online') return Promise.resolve()
+    if (this.currentState.state === 'closed') {
+      return Promise.reject(new ConnectError('CLOSED', 'the relay client is closed'))
+    }
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+        reject(
+          new ConnectError('ABORTED', 'stopped waiting for the relay', { cause: signal?.reason }),
+        )
+      }
+      const waiter = {
+        resolve: () => {
+          signal?.removeEventListener('abort', onAbort)
+          if (this.currentState.state === 'closed') {
+            reject(new ConnectError('CLOSED', 'the relay client is closed'))
+          } else resolve()
+        },
+      }
+      if (signal?.aborted) return onAbort()
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.waiters.push(waiter)
+    })
+  }
+
+  /**
+   * Opens a virtual connection to `target` through the relay, offering `alpns`: a session
+   * to run the handshake on. It does not wait for the target: when the relay refuses (the
+   * target is offline, a limit), the session closes with the relay's code, at once.
+   *
+   * @throws {ConnectError} `CLOSED` once the client is closed, `ABORTED` when `signal` aborts
+   *   while the client waits to be online.
+   */
+  async connect(target: PublicKey, alpns: string[], signal?: AbortSignal): Promise<Session> {
+    await this.online(signal)
+    const registered = this.current
+    if (!registered) throw new ConnectError('TRANSPORT', 'the relay session ended')
+    const conn = registered.nextConn
+    registered.nextConn += 2
+    const stream = await registered.session.createBidirectionalStream()
+    writeHeader(
+      stream.writable,
+      encodeHeader({ kind: 'connect', conn, peer: target, offer: alpns }),
+    )
+    const session = new VirtualSession(this.host(registered), conn, undefined, stream)
+    registered.virtual.set(conn, session)
+    return session
+  }
+
+  /** Closes the session to the relay for good; every virtual connection is lost. */
+  async close(): Promise<void> {
+    if (this.currentState.state === 'closed') return
+    this.stop.abort(new ConnectError('CLOSED', 'the relay client is closed'))
+    this.current?.session.close({ closeCode: 0, reason: 'endpoint closing' })
+    this.setState({ state: 'closed' })
+    await this.running?.catch(() => undefined)
+  }
+
+  private setState(state: RelayState): void {
+    if (this.currentState.state === 'closed') return
+    this.currentState = state
+    if (state.state === 'online' || state.state === 'closed') {
+      const waiters = this.waiters
+      this.waiters = []
+      for (const waiter of waiters) waiter.resolve()
+    }
+    this.options.onState?.(state)
+  }
+
+  private async run(): Promise<void> {
+    const { initialMs = 250, maxMs = 30_000 } = this.options.backoff ?? {}
+    let attempt = 0
+    while (!this.stop.signal.aborted) {
+      this.setState({ state: 'connecting', attempt })
+      let error: unknown
+      let again = false
+      try {
+        const registered = await this.register()
+        attempt = 0
+        this.current = registered
+        this.setState({ state: 'online' })
+        error = await this.serve(registered)
+        again = registered.goaway
+      } catch (e) {
+        error = e
+      } finally {
+        this.current = undefined
+      }
+      if (this.stop.signal.aborted) break
+      if (again) continue
+      // Full jitter between half and all of the exponential delay.
+      const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 20))
+      const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
+      attempt++
+      this.setState({ state: 'offline', error, retryInMs: delay })
+      await sleep(delay, this.stop.signal)
+    }
+  }
+
+  /** Dials the relay and registers: CONTROL, CHALLENGE, AUTH, READY. */
+  private async register(): Promise<Registered> {
+    const { transport, relay, secretKey, registerTimeoutMs = 10_000 } = this.options
+    const deadline = AbortSignal.any([this.stop.signal, AbortSignal.timeout(registerTimeoutMs)])
+    const { session } = await transport.dial(relay, [relayAlpn], { signal: deadline })
+    const failed = session.closed.then(
+      (info) => closeError(info.closeCode, info.reason),
+      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+    )
+    try {
+      const stream = await session.createBidirectionalStream()
+      writeHeader(stream.writable, encodeHeader({ kind: 'control' }))
+      const control = framed(stream, { maxMessageBytes: maxControlMessageBytes })
+      const registering = (async () => {
+        const challenge = await this.readControl(control.reader)
+        if (challenge.type !== 'challenge') {
+          throw new ConnectError(
+            'TRANSPORT',
+            `the relay sent ${challenge.type} before its challenge`,
+          )
+        }
+        if (challenge.version !== relayVersion) {
+          throw new ConnectError('TRANSPORT', `the relay speaks version ${challenge.version}`)
+        }
+        const signature = await signAuth(secretKey, challenge.nonce, challenge.relayId)
+        await control.writer.write(
+          encodeControl({ type: 'auth', id: secretKey.publicKey, signature }),
+        )
+        const ready = await this.readControl(control.reader)
+        if (ready.type !== 'ready') {
+          throw new ConnectError('TRANSPORT', `the relay sent ${ready.type}, not ready`)
+        }
+      })()
+      const timedOut = new Promise<never>((_, reject) => {
+        const onAbort = (): void =>
+          reject(new ConnectError('TRANSPORT', 'registering with the relay took too long'))
+        if (deadline.aborted) onAbort()
+        else deadline.addEventListener('abort', onAbort, { once: true })
+      })
+      const closedFirst = failed.then((e): never => {
+        throw e
+      })
+      await Promise.race([registering, closedFirst, timedOut])
+      return {
+        session,
+        control,
+        datagrams: session.datagrams.writable.getWriter(),
+        virtual: new Map(),
+        nextConn: 0,
+        goaway: false,
+      }
+    } catch (error) {
+      session.close({ closeCode: 0, reason: 'registration failed' })
+      // The relay's own word on why, when it closed the session with a code.
+      const said = await Promise.race([failed, sleep(0).then(() => undefined)])
+      throw said instanceof RelayError ? said : error
+    }
+  }
+
+  private async readControl(reader: FramedReader): Promise<ControlMessage> {
+    const bytes = await reader.read()
+    if (bytes === undefined)
+      throw new ConnectError('TRANSPORT', 'the relay ended the control stream')
+    return decodeControl(bytes)
+  }
+
+  /** Runs the registered session until it ends; resolves with why it ended. */
+  private async serve(registered: Registered): Promise<unknown> {
+    const { session } = registered
+    const ended = session.closed.then(
+      (info) => closeError(info.closeCode, info.reason),
+      (e: unknown) => e,
+    )
+    void this.controlLoop(registered)
+    void this.streamLoop(registered, session.incomingBidirectionalStreams, 'bidi')
+    void this.streamLoop(registered, session.incomingUnidirectionalStreams, 'uni')
+    void this.datagramLoop(registered)
+    const error = await ended
+    for (const virtual of [...registered.virtual.values()]) virtual.lost(error)
+    return error
+  }
+
+  private async controlLoop(registered: Registered): Promise<void> {
+    try {
+      for (;;) {
+        const message = await this.readControl(registered.control.reader)
+        if (message.type === 'close') {
+          registered.virtual.get(message.conn)?.remoteClosed(message.code, message.reason)
+        } else if (message.type === 'goaway') {
+          registered.goaway = true
+        } else if (message.type !== 'resolved') {
+          throw new ConnectError('TRANSPORT', `the relay sent ${message.type} after ready`)
+        }
+      }
+    } catch {
+      // A broken control stream breaks the session: reconnect.
+      registered.session.close({ closeCode: RelayCode.PROTOCOL_ERROR, reason: 'control stream' })
+    }
+  }
+
+  private async streamLoop(
+    registered: Registered,
+    streams: ReadableStream<BidiStream> | ReadableStream<ReadableStream<Uint8Array>>,
+    kind: 'bidi' | 'uni',
+  ): Promise<void> {
+    try {
+      for await (const incoming of streams as ReadableStream<
+        BidiStream | ReadableStream<Uint8Array>
+      >) {
+        const stream: Partial<BidiStream> & { readable: ReadableStream<Uint8Array> } =
+          incoming instanceof ReadableStream ? { readable: incoming } : incoming
+        void this.route(registered, stream, kind).catch(() => {
+          stream.readable.cancel().catch(() => undefined)
+          stream.writable?.abort().catch(() => undefined)
+        })
+      }
+    } catch {
+      // The session ended; serve() cleans up.
+    }
+  }
+
+  /** Reads an incoming stream's header and hands the stream to its virtual connection. */
+  private async route(
+    registered: Registered,
+    stream: Partial<BidiStream> & { readable: ReadableStream<Uint8Array> },
+    kind: 'bidi' | 'uni',
+  ): Promise<void> {
+    const { header, readable } = await readStreamHeader(
+      stream.readable,
+      AbortSignal.timeout(10_000),
+    )
+    if (header.kind === 'connect' && kind === 'bidi' && stream.writable) {
+      if (header.conn % 2 !== 1 || registered.virtual.has(header.conn)) {
+        throw new ConnectError('TRANSPORT', 'the relay reused a connection id')
+      }
+      const protocol = this.options.listener.choose(header.offer)
+      const virtual = new VirtualSession(this.host(registered), header.conn, protocol, undefined)
+      registered.virtual.set(header.conn, virtual)
+      virtual.deliverBidi({ readable, writable: stream.writable })
+      this.options.listener.session(virtual, { protocol })
+      return
+    }
+    const virtual = header.kind === 'stream' ? registered.virtual.get(header.conn) : undefined
+    if (!virtual) throw new ConnectError('TRANSPORT', 'a stream for no known connection')
+    if (kind === 'bidi' && stream.writable) {
+      virtual.deliverBidi({ readable, writable: stream.writable })
+    } else virtual.deliverUni(readable)
+  }
+
+  private async datagramLoop(registered: Registered): Promise<void> {
+    try {
+      for await (const bytes of registered.session.datagrams.readable) {
+        try {
+          const { conn, payload } = decodeDatagram(bytes)
+          registered.virtual.get(conn)?.deliverDatagram(payload)
+        } catch {
+          // An undecodable datagram is dropped, as any unreliable datagram may be.
+        }
+      }
+    } catch {
+      // The session ended.
+    }
+  }
+
+  private host(registered: Registered): VirtualSessionHost {
+    return {
+      session: registered.session,
+      sendClose: (conn, code, reason) => {
+        registered.control.writer
+          .write(encodeControl({ type: 'close', conn, code, reason: truncate(reason) }))
+          .catch(() => undefined)
+      },
+      sendDatagram: (bytes) => {
+        const room = registered.datagrams.desiredSize
+        if (room === null || room <= 0) return
+        registered.datagrams.write(bytes).catch(() => undefined)
+      },
+      forget: (conn) => void registered.virtual.delete(conn),
+    }
+  }
+}
+
+/** `reason`, cut to the 1024 bytes of UTF-8 a CLOSE carries. */
+function truncate(reason: string): string {
+  const bytes = new TextEncoder().encode(reason)
+  if (bytes.length <= 1024) return reason
+  return new TextDecoder().decode(bytes.subarray(0, 1024)).replace(/\uFFFD$/, '')
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    signal?.addEventListener('abort', done, { once: true })
+  })
+}
