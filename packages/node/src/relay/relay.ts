@@ -48,7 +48,9 @@ import {
   type TransportListener,
   verifyAuth,
 } from '@ferry/core/internal'
+import { Client } from './client.js'
 import { cancelStream, partialConnectConn, readHeader, type HeaderResult } from './header.js'
+import { pipe, splice, writeHeader } from './splice.js'
 
 /** Options of a {@link Relay}. */
 export interface RelayOptions {
@@ -78,37 +80,6 @@ const defaultHeaderTimeoutMs = 10_000
 export const maxQueuedControlMessages = 256
 /** How long {@link Relay.close} waits for its GOAWAYs to be queued before it closes. */
 const goawayGraceMs = 1000
-
-/** One end of a virtual connection, seen from the other: the peer, and its id there. */
-interface Link {
-  peer: Client
-  conn: number
-}
-
-/** The relay's state of one client session. */
-class Client {
-  id: PublicKey | undefined
-  /** Whether READY was sent: from then on the client's streams are routed. */
-  registered = false
-  /** Whether the session's first bidi stream (the control stream) arrived. */
-  sawControl = false
-  ended = false
-  control: FramedWriter | undefined
-  queuedControl = 0
-  authTimer: ReturnType<typeof setTimeout> | undefined
-  /** This session's virtual connections, by their id in this session. */
-  readonly conns = new Map<number, Link>()
-  /** The next id the relay gives a connection it delivers here (odd ids are the relay's). */
-  nextConn = 1
-  #datagrams: WritableStreamDefaultWriter<Uint8Array> | undefined
-
-  constructor(readonly session: Session) {}
-
-  get datagrams(): WritableStreamDefaultWriter<Uint8Array> {
-    this.#datagrams ??= this.session.datagrams.writable.getWriter()
-    return this.#datagrams
-  }
-}
 
 /**
  * A relay: give {@link Relay.listener} to a transport's `listen()`, or each accepted session
@@ -493,7 +464,8 @@ export class Relay {
       }
     } catch (error) {
       // Nothing above throws by design; a bug must still cost only this stream.
-      cancelStream(readable.locked ? new ReadableStream() : readable, writable, error)
+      // A readable still locked by its header's reader refuses the cancel; the reset still goes out.
+      cancelStream(readable, writable, error)
       this.#onError(error)
     }
   }
@@ -645,49 +617,6 @@ export class Relay {
       this.#droppedDatagrams++
     })
   }
-}
-
-/**
- * Writes `header` on `target`'s writable, then splices `source` and `target` both ways:
- * `source.readable` → `target.writable`, `target.readable` → `source.writable`.
- */
-async function splice(header: Uint8Array, source: BidiStream, target: BidiStream): Promise<void> {
-  if (!(await writeHeader(target.writable, header, source.readable, source.writable))) {
-    cancelStream(target.readable, undefined)
-    return
-  }
-  pipe(source.readable, target.writable)
-  pipe(target.readable, source.writable)
-}
-
-/** Writes `header` first on `out`; on failure cancels the source side and returns false. */
-async function writeHeader(
-  out: WritableStream<Uint8Array>,
-  header: Uint8Array,
-  readable: ReadableStream<Uint8Array>,
-  writable?: WritableStream<Uint8Array>,
-): Promise<boolean> {
-  const writer = out.getWriter()
-  try {
-    await writer.write(header)
-    return true
-  } catch (error) {
-    cancelStream(readable, writable, error)
-    return false
-  } finally {
-    writer.releaseLock()
-  }
-}
-
-/**
- * `from.pipeTo(to)`: backpressure end to end (it reads only while `to` wants more), a source
- * error aborts `to` with that error (a reset's code travels on), a failure of `to` cancels
- * `from` with its error (a stop travels back).
- */
-function pipe(from: ReadableStream<Uint8Array>, to: WritableStream<Uint8Array>): void {
-  from.pipeTo(to).catch(() => {
-    // pipeTo has already passed the failure on to the other stream; this is only its echo.
-  })
 }
 
 function closeQuietly(session: Session, closeCode: number, reason: string): void {
