@@ -61,9 +61,26 @@ interface Registered {
   control: { reader: FramedReader; writer: FramedWriter }
   datagrams: WritableStreamDefaultWriter<Uint8Array>
   virtual: Map<number, VirtualSession>
+  /**
+   * Streams that arrived before their connection's CONNECT stream was read (streams race
+   * each other): they wait here, by connection id, until it is, or for at most
+   * {@link parkedStreamMs}.
+   */
+  parked: Map<number, { arrived: Promise<VirtualSession>; resolve: (v: VirtualSession) => void }>
+  /** How many streams wait in `parked`. */
+  parkedCount: number
+  /** Connections that ended lately, whose late streams are refused at once. */
+  ended: Set<number>
   nextConn: number
   goaway: boolean
 }
+
+/** How long a stream may wait for its connection's CONNECT stream. */
+const parkedStreamMs = 5000
+/** Streams that may wait for their connection's CONNECT stream at once. */
+const maxParkedStreams = 256
+/** Ended connection ids remembered, to refuse their late streams at once. */
+const maxEndedRemembered = 1024
 
 /** A relay's close code, as a {@link RelayError} when it is one. */
 function closeError(code: number | undefined, reason: string | undefined): Error {
@@ -253,6 +270,9 @@ export class RelayClient {
         control,
         datagrams: session.datagrams.writable.getWriter(),
         virtual: new Map(),
+        parked: new Map(),
+        parkedCount: 0,
+        ended: new Set(),
         nextConn: 0,
         goaway: false,
       }
@@ -343,15 +363,56 @@ export class RelayClient {
       const protocol = this.options.listener.choose(header.offer)
       const virtual = new VirtualSession(this.host(registered), header.conn, protocol, undefined)
       registered.virtual.set(header.conn, virtual)
+      registered.parked.get(header.conn)?.resolve(virtual)
+      registered.parked.delete(header.conn)
       virtual.deliverBidi({ readable, writable: stream.writable })
       this.options.listener.session(virtual, { protocol })
       return
     }
-    const virtual = header.kind === 'stream' ? registered.virtual.get(header.conn) : undefined
-    if (!virtual) throw new ConnectError('TRANSPORT', 'a stream for no known connection')
+    if (header.kind !== 'stream') throw new ConnectError('TRANSPORT', `a ${header.kind} stream`)
+    const virtual =
+      registered.virtual.get(header.conn) ?? (await this.awaitConnection(registered, header.conn))
     if (kind === 'bidi' && stream.writable) {
       virtual.deliverBidi({ readable, writable: stream.writable })
     } else virtual.deliverUni(readable)
+  }
+
+  /**
+   * The connection `conn` once its CONNECT stream has been read: a stream of a connection the
+   * relay opened may overtake that stream.
+   * @throws {ConnectError} for a connection that ended, or one whose CONNECT does not come in
+   *   time, or when too many streams wait already.
+   */
+  private async awaitConnection(registered: Registered, conn: number): Promise<VirtualSession> {
+    if (conn % 2 !== 1 || registered.ended.has(conn)) {
+      throw new ConnectError('TRANSPORT', `a stream for connection ${conn}, which is not open`)
+    }
+    if (registered.parkedCount >= maxParkedStreams) {
+      throw new ConnectError('TRANSPORT', 'too many streams wait for their connection')
+    }
+    let entry = registered.parked.get(conn)
+    if (!entry) {
+      let resolve!: (v: VirtualSession) => void
+      const arrived = new Promise<VirtualSession>((r) => (resolve = r))
+      entry = { arrived, resolve }
+      registered.parked.set(conn, entry)
+    }
+    registered.parkedCount++
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      return await Promise.race([
+        entry.arrived,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new ConnectError('TRANSPORT', `connection ${conn} never opened`)),
+            parkedStreamMs,
+          )
+        }),
+      ])
+    } finally {
+      clearTimeout(timer)
+      registered.parkedCount--
+    }
   }
 
   private async datagramLoop(registered: Registered): Promise<void> {
@@ -382,7 +443,13 @@ export class RelayClient {
         if (room === null || room <= 0) return
         registered.datagrams.write(bytes).catch(() => undefined)
       },
-      forget: (conn) => void registered.virtual.delete(conn),
+      forget: (conn) => {
+        registered.virtual.delete(conn)
+        registered.ended.add(conn)
+        if (registered.ended.size > maxEndedRemembered) {
+          registered.ended.delete(registered.ended.values().next().value!)
+        }
+      },
     }
   }
 }

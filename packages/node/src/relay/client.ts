@@ -8,6 +8,89 @@ export interface Link {
   conn: number
 }
 
+/** Streams that may wait at once, per client, for their connection's CONNECT stream. */
+export const maxWaitingStreams = 256
+/** Ended connection ids remembered per client, so their late streams are refused at once. */
+const maxEndedRemembered = 1024
+
+/**
+ * A client session's virtual connections, by their id in that session. Streams race each
+ * other, so a stream of a connection the client dials may arrive before its CONNECT stream:
+ * {@link Conns.arrival} lets it wait (bounded in time and number).
+ */
+export class Conns {
+  readonly #links = new Map<number, Link>()
+  readonly #ended = new Set<number>()
+  readonly #waiting = new Map<number, ((link: Link | undefined) => void)[]>()
+  #waitingCount = 0
+
+  get(conn: number): Link | undefined {
+    return this.#links.get(conn)
+  }
+
+  has(conn: number): boolean {
+    return this.#links.has(conn)
+  }
+
+  set(conn: number, link: Link): void {
+    this.#links.set(conn, link)
+    this.#wake(conn, link)
+  }
+
+  /** Forgets connection `conn`; its late streams are refused from now on. */
+  delete(conn: number): void {
+    this.#links.delete(conn)
+    this.#ended.add(conn)
+    if (this.#ended.size > maxEndedRemembered) {
+      this.#ended.delete(this.#ended.values().next().value!)
+    }
+    this.#wake(conn, undefined)
+  }
+
+  /** Forgets every connection (the session ended). */
+  clear(): void {
+    this.#links.clear()
+    for (const conn of [...this.#waiting.keys()]) this.#wake(conn, undefined)
+  }
+
+  values(): IterableIterator<Link> {
+    return this.#links.values()
+  }
+
+  /**
+   * The link of client-dialed connection `conn` once its CONNECT stream has been read;
+   * `undefined` at once for a connection that ended (or an id the client cannot dial), when
+   * {@link maxWaitingStreams} wait already, or after `ms`.
+   */
+  async arrival(conn: number, ms: number): Promise<Link | undefined> {
+    const now = this.#links.get(conn)
+    if (now) return now
+    if (conn % 2 !== 0 || this.#ended.has(conn) || this.#waitingCount >= maxWaitingStreams) {
+      return undefined
+    }
+    this.#waitingCount++
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      return await new Promise<Link | undefined>((resolve) => {
+        const waiters = this.#waiting.get(conn) ?? []
+        waiters.push(resolve)
+        this.#waiting.set(conn, waiters)
+        timer = setTimeout(() => resolve(undefined), ms)
+      })
+    } finally {
+      clearTimeout(timer)
+      this.#waitingCount--
+    }
+  }
+
+  #wake(conn: number, link: Link | undefined): void {
+    const waiters = this.#waiting.get(conn)
+    if (!waiters) return
+    this.#waiting.delete(conn)
+    for (const resolve of waiters) resolve(link)
+  }
+}
+
 /** The relay's state of one client session. */
 export class Client {
   id: PublicKey | undefined
@@ -20,7 +103,7 @@ export class Client {
   queuedControl = 0
   authTimer: ReturnType<typeof setTimeout> | undefined
   /** This session's virtual connections, by their id in this session. */
-  readonly conns = new Map<number, Link>()
+  readonly conns = new Conns()
   /** The next id the relay gives a connection it delivers here (odd ids are the relay's). */
   nextConn = 1
   #datagrams: WritableStreamDefaultWriter<Uint8Array> | undefined

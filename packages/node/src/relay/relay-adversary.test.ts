@@ -2,7 +2,7 @@ import { SecretKey } from '@ferry/core'
 import { encodeHeader, RelayCode } from '@ferry/core/internal'
 import { Prng } from '@ferry/core/testing'
 import { describe, expect, it } from 'vitest'
-import { RelayError } from './relay.js'
+import { RelayError } from '@ferry/core'
 import {
   dialRelay,
   RawClient,

@@ -9,7 +9,8 @@ import {
 } from '@ferry/core/internal'
 import { readBytes } from '@ferry/core/testing'
 import { describe, expect, it } from 'vitest'
-import { Relay, RelayError } from './relay.js'
+import { RelayError } from '@ferry/core'
+import { Relay } from './relay.js'
 import { dialRelay, RawClient, readExactly, startRelay } from './relay-fixtures.js'
 
 const utf8 = new TextEncoder()

@@ -24,7 +24,7 @@ import {
   CloseCode,
   ConnectError,
   DecodeError,
-  FerryError,
+  RelayError,
   FramedReader,
   FramedWriter,
   type PublicKey,
@@ -65,13 +65,6 @@ export interface RelayOptions {
    * `ConnectError` `ALPN_REFUSED`), and any unexpected failure. Default: ignore.
    */
   onError?: (error: unknown) => void
-}
-
-/** A client broke the relay protocol; `code` names the {@link RelayCode} it was closed with. */
-export class RelayError extends FerryError<RelayCodeName> {
-  static {
-    this.prototype.name = 'RelayError'
-  }
 }
 
 const defaultAuthTimeoutMs = 10_000
@@ -559,7 +552,7 @@ export class Relay {
     rest: ReadableStream<Uint8Array>,
     writable: WritableStream<Uint8Array> | undefined,
   ): Promise<void> {
-    const link = client.conns.get(conn)
+    const link = await client.conns.arrival(conn, this.#headerTimeoutMs)
     if (link === undefined) {
       // Not an error worth a close: the connection may have just closed.
       cancelStream(rest, writable, new RelayError('PROTOCOL_ERROR', `no connection ${conn}`))
