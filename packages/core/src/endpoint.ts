@@ -34,6 +34,8 @@ export interface IncomingSessionInfo {
   protocol: string | undefined
   /** SHA-256 of the certificate the session was served with, if any. */
   certHash?: Uint8Array
+  /** The dialer's network address (its IP address), where the transport knows it. */
+  remote?: string
 }
 
 /** How an {@link Endpoint} hears about incoming sessions. */
@@ -62,6 +64,19 @@ export interface Transport {
   close(): Promise<void>
 }
 
+/** The relay an endpoint uses, when more than its URL is needed. */
+export interface RelayConfig {
+  /** The relay's `https:` URL. */
+  url: string
+  /**
+   * SHA-256 hashes of the relay's self-signed certificates, to pin (as `ferry relay` prints
+   * them); leave out for a certificate the system trusts.
+   */
+  certHashes?: Uint8Array[]
+  /** The shared access token, for a relay started with one. */
+  token?: string
+}
+
 /** Options every platform's `Endpoint.create` takes. */
 export interface EndpointOptions {
   /** ALPNs to accept connections for (a `Router` adds its own). Default none. */
@@ -73,7 +88,7 @@ export interface EndpointOptions {
    * certificate trusted by the system), or the URL with the SHA-256 hashes of the relay's
    * self-signed certificates (as `ferry relay` prints them).
    */
-  relay?: string | DirectAddr
+  relay?: string | RelayConfig
   /** Hears each change of {@link Endpoint.relayState}. */
   onRelayState?: (state: RelayState) => void
   /** How long either side of a handshake may take. Default 10 s. */
@@ -145,11 +160,11 @@ export class Endpoint {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? defaultHandshakeTimeoutMs
     this.onError = options.onError ?? (() => {})
     if (options.relay !== undefined) {
-      const relay =
-        typeof options.relay === 'string' ? { url: options.relay, certHashes: [] } : options.relay
+      const config = typeof options.relay === 'string' ? { url: options.relay } : options.relay
       this.relay = new RelayClient({
         transport,
-        relay,
+        relay: { url: config.url, certHashes: config.certHashes ?? [] },
+        token: config.token,
         secretKey: identity.secretKey,
         listener: this.listener(),
         onState: options.onRelayState,

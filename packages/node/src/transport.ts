@@ -96,6 +96,7 @@ export class NodeTransport implements Transport {
         listener.session(session, {
           protocol: this.chosen.get(request),
           certHash: this.served.get(request.certificate)?.hash,
+          remote: request.remote.host,
         })
       },
     })

@@ -43,6 +43,8 @@ export interface RelayClientOptions {
   transport: Transport
   /** The relay. */
   relay: DirectAddr
+  /** The access token the relay asks for, if it asks for one. */
+  token?: string
   /** The identity to register. */
   secretKey: SecretKey
   /** Where virtual connections that peers dial reach this endpoint. */
@@ -248,7 +250,12 @@ export class RelayClient {
         }
         const signature = await signAuth(secretKey, challenge.nonce, challenge.relayId)
         await control.writer.write(
-          encodeControl({ type: 'auth', id: secretKey.publicKey, signature }),
+          encodeControl({
+            type: 'auth',
+            id: secretKey.publicKey,
+            signature,
+            token: this.options.token ?? '',
+          }),
         )
         const ready = await this.readControl(control.reader)
         if (ready.type !== 'ready') {

@@ -127,7 +127,7 @@ describe('relay stream headers', () => {
 describe('relay control messages', () => {
   const messages: ControlMessage[] = [
     { type: 'challenge', version: 1, relayId: key(0), nonce: new Prng(1).bytes(32) },
-    { type: 'auth', id: key(1), signature: new Prng(2).bytes(64) },
+    { type: 'auth', id: key(1), signature: new Prng(2).bytes(64), token: 'let me in' },
     { type: 'ready' },
     { type: 'close', conn: 4, code: RelayCode.OFFLINE, reason: 'not here ✈' },
     { type: 'goaway', code: RelayCode.SHUTTING_DOWN, reason: '' },

@@ -24,7 +24,8 @@
  * {@link maxControlMessageBytes} bytes), each `type u8 | body`:
  *
  *     1 CHALLENGE  relay → client, first   version u8 (1) | relay id (32) | nonce (32)
- *     2 AUTH       client → relay, first   endpoint id (32) | signature (64)
+ *     2 AUTH       client → relay, first   endpoint id (32) | signature (64) | token (rest,
+ *                                          UTF-8, ≤ 256 bytes; empty: none)
  *     3 READY      relay → client          (empty): the client is registered
  *     4 CLOSE      both ways               conn | code | reason (rest, UTF-8, ≤ 1024 bytes)
  *     5 GOAWAY     relay → client          code | reason: the relay is going away; reconnect
@@ -51,6 +52,8 @@ export const maxHeaderBytes = 1024
 export const maxControlMessageBytes = 4096
 /** The longest close or goaway reason, in bytes of UTF-8. */
 export const maxReasonBytes = 1024
+/** The longest access token in an AUTH, in bytes of UTF-8. */
+export const maxTokenBytes = 256
 /** The longest address record. */
 export const maxRecordBytes = 1024
 /** ALPNs in one offer, and bytes in one ALPN. */
@@ -115,7 +118,7 @@ export type StreamHeader =
 /** A control message. */
 export type ControlMessage =
   | { type: 'challenge'; version: number; relayId: PublicKey; nonce: Uint8Array }
-  | { type: 'auth'; id: PublicKey; signature: Uint8Array }
+  | { type: 'auth'; id: PublicKey; signature: Uint8Array; token?: string }
   | { type: 'ready' }
   | { type: 'close'; conn: number; code: number; reason: string }
   | { type: 'goaway'; code: number; reason: string }
@@ -277,6 +280,11 @@ export function encodeControl(message: ControlMessage): Uint8Array {
     case 'auth':
       if (message.signature.length !== 64) throw new RangeError('signature: expected 64 bytes')
       writer.bytes(message.id.toBytes()).bytes(message.signature)
+      {
+        const token = utf8.encode(message.token ?? '')
+        if (token.length > maxTokenBytes) throw new RangeError('token: above 256 bytes of UTF-8')
+        writer.bytes(token)
+      }
       break
     case 'ready':
       break
@@ -340,7 +348,12 @@ export function decodeControl(bytes: Uint8Array): ControlMessage {
       }
       break
     case 'auth':
-      message = { type, id: readKey(reader, 'an endpoint id'), signature: reader.bytes(64).slice() }
+      message = {
+        type,
+        id: readKey(reader, 'an endpoint id'),
+        signature: reader.bytes(64).slice(),
+        token: decodeUtf8(rest(maxTokenBytes, 'a token'), 'a token'),
+      }
       break
     case 'ready':
       message = { type }
