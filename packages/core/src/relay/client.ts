@@ -207,7 +207,9 @@ export class RelayClient {
         this.current = registered
         this.setState({ state: 'online' })
         error = await this.serve(registered)
-        again = registered.goaway
+        // Going away (said on the control stream, or in the close): reconnect at once.
+        again =
+          registered.goaway || (error instanceof RelayError && error.code === 'SHUTTING_DOWN')
       } catch (e) {
         error = e
       } finally {

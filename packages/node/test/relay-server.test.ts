@@ -1,0 +1,122 @@
+/**
+ * The relay server over real QUIC on loopback: Node endpoints that do not listen reach each
+ * other through it by EndpointId; its HTTP port; and a restart that clients survive.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { type Connection, RelayError, Router, SecretKey } from '@ferry/core'
+import { readText, writeText } from '@ferry/core/testing'
+import { createCertificate } from '@ferry/webtransport-node'
+import { Endpoint } from '../src/index.js'
+import { RelayServer, type RelayServerOptions } from '../src/relay-server.js'
+
+const alpn = 'relay-test/1'
+const cleanup: (() => Promise<unknown>)[] = []
+
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step().catch(() => undefined)
+})
+
+async function relayServer(options: RelayServerOptions = {}): Promise<RelayServer> {
+  const server = await RelayServer.start(options)
+  cleanup.push(() => server.close())
+  return server
+}
+
+/** An endpoint that does not listen: reachable only through `server`. */
+async function relayed(server: RelayServer, alpns?: string[]): Promise<Endpoint> {
+  const ep = await Endpoint.create({ relay: server.addr, alpns })
+  cleanup.push(() => ep.close())
+  await ep.online()
+  return ep
+}
+
+/** Answers each bidi stream with `echo:` and what it read. */
+function echo(ep: Endpoint): void {
+  const router = Router.builder(ep)
+    .accept(alpn, {
+      async accept(conn: Connection) {
+        for await (const s of conn.bidiStreams()) {
+          void readText(s.readable).then((text) => writeText(s.writable, `echo:${text}`))
+        }
+      },
+    })
+    .spawn()
+  cleanup.push(() => router.shutdown())
+}
+
+async function ask(conn: Connection, text: string): Promise<string> {
+  const s = await conn.openBi()
+  const [, answer] = await Promise.all([writeText(s.writable, text), readText(s.readable)])
+  return answer
+}
+
+describe('the relay server', () => {
+  it('carries a connection between two endpoints that know only each other’s id', async () => {
+    const server = await relayServer()
+    const a = await relayed(server)
+    echo(a)
+    const b = await relayed(server)
+    const conn = await b.connect(a.id.toString(), alpn)
+    expect(conn.path).toBe('relay')
+    expect(conn.encrypted).toBe(true)
+    expect(await ask(conn, 'over QUIC')).toBe('echo:over QUIC')
+    const big = 'x'.repeat(3 * 1024 * 1024)
+    expect((await ask(conn, big)).length).toBe(big.length + 5)
+    await expect(b.connect((await SecretKey.generate()).publicKey, alpn)).rejects.toBeInstanceOf(
+      RelayError,
+    )
+  })
+
+  it('serves its health, its address and hashes, and metrics over HTTP', async () => {
+    const server = await relayServer()
+    await relayed(server)
+    const base = server.httpUrl!
+    const health = await fetch(`${base}/health`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toEqual({ status: 'ok', clients: 1 })
+    const info = (await (await fetch(`${base}/relay`)).json()) as Record<string, unknown>
+    expect(info).toEqual({
+      url: server.addr.url,
+      id: server.id.toString(),
+      certHashes: server.addr.certHashes.map((h) => Buffer.from(h).toString('hex')),
+      http: base,
+    })
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    expect(metrics).toMatch(/^ferry_relay_clients 1$/m)
+    expect((await fetch(`${base}/nothing`)).status).toBe(404)
+  })
+
+  it('is survived by its clients when it restarts: they reconnect, and new connections work', async () => {
+    const certificate = await createCertificate()
+    const secretKey = await SecretKey.generate()
+    const first = await RelayServer.start({ certificate, secretKey })
+    const port = first.port
+    const addr = first.addr
+    // Resolves when `a` leaves the relay after having been online.
+    let wasOnline = false
+    let leftRelay!: (state: string) => void
+    const offline = new Promise<string>((resolve) => (leftRelay = resolve))
+    const a = await Endpoint.create({
+      relay: addr,
+      onRelayState: ({ state }) => {
+        if (state === 'online') wasOnline = true
+        else if (wasOnline) leftRelay(state)
+      },
+    })
+    const b = await Endpoint.create({ relay: addr })
+    cleanup.push(
+      () => a.close(),
+      () => b.close(),
+    )
+    echo(a)
+    await Promise.all([a.online(), b.online()])
+    expect(await ask(await b.connect(a.id, alpn), 'before')).toBe('echo:before')
+    await first.close()
+    // Told it is going away, the client reconnects at once: connecting, not offline.
+    expect(await offline).toBe('connecting')
+    const second = await relayServer({ certificate, secretKey, port })
+    expect(second.addr.url).toBe(addr.url)
+    await Promise.all([a.online(), b.online()])
+    expect(await ask(await b.connect(a.id, alpn), 'after')).toBe('echo:after')
+  })
+})
