@@ -1,11 +1,17 @@
 /** The relay's state of one client session and its virtual connections. */
 import type { FramedWriter, PublicKey } from '@ferry/core'
 import type { Session } from '@ferry/core/internal'
+import type { ConnAccount } from './limits.js'
+import type { TokenBucket } from './token-bucket.js'
 
-/** One end of a virtual connection, seen from the other: the peer, and its id there. */
+/**
+ * One end of a virtual connection, seen from the other: the peer, its id there, and the
+ * connection's accounting (which both ends share).
+ */
 export interface Link {
   peer: Client
   conn: number
+  account: ConnAccount
 }
 
 /** Streams that may wait at once, per client, for their connection's CONNECT stream. */
@@ -24,6 +30,14 @@ export class Conns {
   readonly #waiting = new Map<number, ((link: Link | undefined) => void)[]>()
   #waitingCount = 0
 
+  /** `onChange` hears every connection added or forgotten. */
+  constructor(private readonly onChange: () => void = () => {}) {}
+
+  /** Connections now. */
+  get size(): number {
+    return this.#links.size
+  }
+
   get(conn: number): Link | undefined {
     return this.#links.get(conn)
   }
@@ -35,20 +49,25 @@ export class Conns {
   set(conn: number, link: Link): void {
     this.#links.set(conn, link)
     this.#wake(conn, link)
+    this.onChange()
   }
 
   /** Forgets connection `conn`; its late streams are refused from now on. */
   delete(conn: number): void {
+    const link = this.#links.get(conn)
+    link?.account.release()
     this.#links.delete(conn)
     this.#ended.add(conn)
     if (this.#ended.size > maxEndedRemembered) {
       this.#ended.delete(this.#ended.values().next().value!)
     }
     this.#wake(conn, undefined)
+    if (link) this.onChange()
   }
 
   /** Forgets every connection (the session ended). */
   clear(): void {
+    for (const link of this.#links.values()) link.account.release()
     this.#links.clear()
     for (const conn of [...this.#waiting.keys()]) this.#wake(conn, undefined)
   }
@@ -103,12 +122,28 @@ export class Client {
   queuedControl = 0
   authTimer: ReturnType<typeof setTimeout> | undefined
   /** This session's virtual connections, by their id in this session. */
-  readonly conns = new Conns()
+  readonly conns: Conns
   /** The next id the relay gives a connection it delivers here (odd ids are the relay's). */
   nextConn = 1
+  /** Spliced streams this client is an end of, now. */
+  streams = 0
+  /** The token its AUTH carried, to check it again when the access policy changes. */
+  token: string | undefined
+  /** Runs while the session has no connection (see `RelayLimitOptions.idleTimeoutMs`). */
+  idleTimer: ReturnType<typeof setTimeout> | undefined
   #datagrams: WritableStreamDefaultWriter<Uint8Array> | undefined
 
-  constructor(readonly session: Session) {}
+  constructor(
+    readonly session: Session,
+    /** The address the session came from, where the transport knows it. */
+    readonly remote: string | undefined,
+    /** The bucket of the bytes the relay forwards from this client. */
+    readonly bucket: TokenBucket,
+    /** Hears every connection of this client added or forgotten. */
+    onConnsChange?: () => void,
+  ) {
+    this.conns = new Conns(onConnsChange)
+  }
 
   get datagrams(): WritableStreamDefaultWriter<Uint8Array> {
     this.#datagrams ??= this.session.datagrams.writable.getWriter()

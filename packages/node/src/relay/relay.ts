@@ -48,12 +48,15 @@ import {
   type TransportListener,
   verifyAuth,
 } from '@ferry/core/internal'
+import type { RelayAccess } from './access.js'
 import { Client } from './client.js'
 import { cancelStream, partialConnectConn, readHeader, type HeaderResult } from './header.js'
-import { pipe, splice, writeHeader } from './splice.js'
+import { codeOf, RelayLimits, type RelayLimitOptions } from './limits.js'
+import type { RelayMetrics } from './metrics.js'
+import { pump, splice, writeHeader } from './splice.js'
 
-/** Options of a {@link Relay}. */
-export interface RelayOptions {
+/** Options of a {@link Relay}: its identity, timeouts, and limits (see `limits.ts`). */
+export interface RelayOptions extends RelayLimitOptions {
   /** The relay's own identity: its public key goes in every CHALLENGE. */
   secretKey: SecretKey
   /** Time a client has, from its session's start, for its control stream and AUTH. Default 10 s. */
@@ -86,12 +89,13 @@ export class Relay {
   readonly #onError: (error: unknown) => void
   readonly #sessions = new Set<Client>()
   readonly #registry = new Map<string, Client>()
+  readonly #limits: RelayLimits
   #closing: Promise<void> | undefined
-  #droppedDatagrams = 0
 
   /**
-   * @throws {TypeError} if `options.secretKey` is not a `SecretKey`.
-   * @throws {RangeError} if a timeout is not a positive number.
+   * @throws {TypeError} if `options.secretKey` is not a `SecretKey`, or a limit has the
+   *   wrong type.
+   * @throws {RangeError} if a timeout is not a positive number, or a limit is out of range.
    */
   constructor(options: RelayOptions) {
     if (!(options?.secretKey instanceof SecretKey)) {
@@ -105,6 +109,7 @@ export class Relay {
       'headerTimeoutMs',
     )
     this.#onError = options.onError ?? (() => {})
+    this.#limits = new RelayLimits(options)
   }
 
   /** The relay's id, which its CHALLENGEs carry. */
@@ -119,7 +124,26 @@ export class Relay {
 
   /** Datagrams dropped so far: undecodable, for no known connection, or the target was busy. */
   get droppedDatagrams(): number {
-    return this.#droppedDatagrams
+    return this.#limits.counters.datagramsDropped
+  }
+
+  /** A snapshot of the relay's gauges and counters (`renderPrometheus` prints one). */
+  metrics(): RelayMetrics {
+    return this.#limits.metrics(this.#registry.size)
+  }
+
+  /**
+   * Replaces the access policy; registered clients it no longer admits are closed with
+   * `ACCESS_DENIED`.
+   * @throws {TypeError | RangeError} for a bad policy (the old one then stays).
+   */
+  setAccess(access: RelayAccess): void {
+    this.#limits.access.set(access)
+    for (const client of [...this.#registry.values()]) {
+      if (!this.#limits.access.allows(client.id!, client.token)) {
+        this.#fail(client, 'ACCESS_DENIED', 'the access policy no longer admits this client')
+      }
+    }
   }
 
   /**
@@ -147,7 +171,15 @@ export class Relay {
       closeQuietly(session, RelayCode.SHUTTING_DOWN, 'relay shutting down')
       return
     }
-    const client = new Client(session)
+    const refusal = this.#limits.admitSession(info.remote)
+    if (refusal) {
+      closeQuietly(session, codeOf(refusal), refusal.reason)
+      this.#onError(new RelayError(refusal.code, refusal.reason))
+      return
+    }
+    const client: Client = new Client(session, info.remote, this.#limits.clientBucket(), () =>
+      this.#touch(client),
+    )
     this.#sessions.add(client)
     client.authTimer = setTimeout(
       () => this.#fail(client, 'AUTH_FAILED', `no AUTH within ${this.#authTimeoutMs} ms`),
@@ -229,6 +261,8 @@ export class Relay {
   /** Closes `client`'s session with `code`, telling `onError` why. */
   #fail(client: Client, code: RelayCodeName, reason: string, cause?: unknown): void {
     if (client.ended) return
+    this.#limits.counters.refused(code)
+    if (code === 'AUTH_FAILED') this.#limits.counters.authFailures++
     this.#onError(new RelayError(code, reason, cause === undefined ? undefined : { cause }))
     this.#closeSession(client, RelayCode[code], reason)
   }
@@ -245,7 +279,9 @@ export class Relay {
     if (client.ended) return
     client.ended = true
     clearTimeout(client.authTimer)
+    clearTimeout(client.idleTimer)
     this.#sessions.delete(client)
+    this.#limits.releaseSession(client.remote)
     const key = client.id?.toString()
     if (key !== undefined && this.#registry.get(key) === client) this.#registry.delete(key)
     for (const link of client.conns.values()) {
@@ -324,6 +360,11 @@ export class Relay {
       this.#fail(client, 'AUTH_FAILED', 'the AUTH signature does not verify')
       return undefined
     }
+    if (!this.#limits.access.allows(message.id, message.token)) {
+      this.#fail(client, 'ACCESS_DENIED', 'this relay does not admit this client')
+      return undefined
+    }
+    client.token = message.token
     return message.id
   }
 
@@ -340,6 +381,19 @@ export class Relay {
     if (older) this.#closeSession(older, RelayCode.REPLACED, 'a newer session registered this id')
     client.registered = true
     void this.#send(client, { type: 'ready' })
+    this.#touch(client)
+  }
+
+  /** Restarts `client`'s idle timer, which runs while it has no connection. */
+  #touch(client: Client): void {
+    clearTimeout(client.idleTimer)
+    client.idleTimer = undefined
+    const ms = this.#limits.idleTimeoutMs
+    if (!client.registered || client.ended || client.conns.size > 0 || ms === Infinity) return
+    client.idleTimer = setTimeout(
+      () => this.#fail(client, 'IDLE_TIMEOUT', `nothing for ${ms} ms`),
+      ms,
+    )
   }
 
   async #serveControl(client: Client, reader: FramedReader): Promise<void> {
@@ -358,6 +412,7 @@ export class Relay {
       }
       const message = this.#decode(client, bytes, 'PROTOCOL_ERROR')
       if (message === undefined) return
+      this.#touch(client)
       switch (message.type) {
         case 'close':
           this.#closeConn(client, message.conn, message.code, message.reason)
@@ -493,6 +548,7 @@ export class Relay {
     writable: WritableStream<Uint8Array>,
   ): Promise<void> {
     const refuse = (code: RelayCodeName, reason: string): void => {
+      this.#limits.counters.refused(code)
       const error = new RelayError(code, reason)
       cancelStream(rest, writable, error)
       void this.#send(client, { type: 'close', conn, code: RelayCode[code], reason })
@@ -515,20 +571,28 @@ export class Relay {
       refuse('PROTOCOL_ERROR', reason)
       return
     }
+    const allowed = this.#limits.allowedOffer(offer)
+    const early = 'code' in allowed ? allowed : this.#limits.dialerRefusal(client)
+    if (early) return refuse(early.code, early.reason)
     const peer = this.#registry.get(target.toString())
     if (peer === undefined) {
       refuse('OFFLINE', `${target.short()} is not connected to this relay`)
       return
     }
+    const account = this.#limits.admitConnection(client, peer, allowed as string[])
+    if ('code' in account) return refuse(account.code, account.reason)
+    // Admitted with the connection, so the check above stands for it.
+    const ticket = this.#limits.admitStream(client, peer)!
     const peerConn = peer.nextConn
     peer.nextConn += 2
-    client.conns.set(conn, { peer, conn: peerConn })
-    peer.conns.set(peerConn, { peer: client, conn })
+    client.conns.set(conn, { peer, conn: peerConn, account })
+    peer.conns.set(peerConn, { peer: client, conn, account })
     let stream: BidiStream
     try {
       stream = await peer.session.createBidirectionalStream()
     } catch (error) {
       // The target's session is ending; its #end tells the client, unless it already ran.
+      ticket.release()
       cancelStream(rest, writable, error)
       if (client.conns.get(conn)?.peer === peer) {
         client.conns.delete(conn)
@@ -542,8 +606,17 @@ export class Relay {
       }
       return
     }
-    const header = encodeHeader({ kind: 'connect', conn: peerConn, peer: client.id!, offer })
-    await splice(header, { readable: rest, writable }, stream)
+    const header = encodeHeader({
+      kind: 'connect',
+      conn: peerConn,
+      peer: client.id!,
+      offer: allowed as string[],
+    })
+    const flows = {
+      out: this.#limits.flow(client, account),
+      back: this.#limits.flow(peer, account),
+    }
+    await splice(header, { readable: rest, writable }, stream, flows, ticket)
   }
 
   async #forward(
@@ -558,17 +631,27 @@ export class Relay {
       cancelStream(rest, writable, new RelayError('PROTOCOL_ERROR', `no connection ${conn}`))
       return
     }
+    const ticket = this.#limits.admitStream(client, link.peer)
+    if (ticket === undefined) {
+      // Only the stream: the connection is fine, its ends have too many streams (limits.ts).
+      cancelStream(rest, writable, new RelayError('TOO_MANY_STREAMS', 'too many streams'))
+      return
+    }
     const header = encodeHeader({ kind: 'stream', conn: link.conn })
+    const out = this.#limits.flow(client, link.account)
     try {
       if (writable) {
         const stream = await link.peer.session.createBidirectionalStream()
-        await splice(header, { readable: rest, writable }, stream)
+        const back = this.#limits.flow(link.peer, link.account)
+        await splice(header, { readable: rest, writable }, stream, { out, back }, ticket)
       } else {
-        const out = await link.peer.session.createUnidirectionalStream()
-        if (await writeHeader(out, header, rest)) pipe(rest, out)
+        const uni = await link.peer.session.createUnidirectionalStream()
+        if (await writeHeader(uni, header, rest)) await pump(rest, uni, out)
+        ticket.release()
       }
     } catch (error) {
       // The peer's session is ending (its #end closes the connection): drop this stream.
+      ticket.release()
       cancelStream(rest, writable, error)
     }
   }
@@ -589,26 +672,39 @@ export class Relay {
   }
 
   #routeDatagram(client: Client, bytes: Uint8Array): void {
+    const counters = this.#limits.counters
     let conn: number
     let payload: Uint8Array
     try {
       ;({ conn, payload } = decodeDatagram(bytes))
     } catch (error) {
       if (!(error instanceof DecodeError)) throw error
-      this.#droppedDatagrams++
+      counters.datagramsDropped++
       return
     }
     const link = client.conns.get(conn)
     const writer = link?.peer.datagrams
-    // Best effort, as datagrams are: a target whose datagram writer is full loses this one.
-    if (link === undefined || writer === undefined || !(writer.desiredSize! > 0)) {
-      this.#droppedDatagrams++
+    // Best effort, as datagrams are: a target whose datagram writer is full, or a sender
+    // above its byte rate, loses this one.
+    if (
+      link === undefined ||
+      writer === undefined ||
+      !(writer.desiredSize! > 0) ||
+      !this.#limits.takeDatagram(client, link.account, payload.length)
+    ) {
+      counters.datagramsDropped++
       return
     }
-    writer.write(encodeDatagram(link.conn, payload)).catch(() => {
-      // Only a session that ended fails a datagram write, and #end handles that session.
-      this.#droppedDatagrams++
-    })
+    writer.write(encodeDatagram(link.conn, payload)).then(
+      () => {
+        counters.datagramsForwarded++
+        counters.toClients += payload.length
+      },
+      () => {
+        // Only a session that ended fails a datagram write, and #end handles that session.
+        counters.datagramsDropped++
+      },
+    )
   }
 }
 
