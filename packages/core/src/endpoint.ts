@@ -13,6 +13,7 @@ import {
 import type { RecordLayerOptions } from './secure/record-layer.js'
 import { RelayClient, type RelayState } from './relay/client.js'
 import { relayCodeName } from './relay/frames.js'
+import { signAddrRecord } from './relay/addr-record.js'
 import { VirtualSession } from './relay/virtual-session.js'
 import type { Session } from './session.js'
 import { EndpointTicket, parseTicket } from './ticket.js'
@@ -165,6 +166,7 @@ export class Endpoint {
         transport,
         relay: { url: config.url, certHashes: config.certHashes ?? [] },
         token: config.token,
+        record: () => signAddrRecord(identity.secretKey, this.addr()),
         secretKey: identity.secretKey,
         listener: this.listener(),
         onState: options.onRelayState,
@@ -305,6 +307,26 @@ export class Endpoint {
       return this.dialed(dialed, addr.id, alpns, options, 'direct')
     }
     if (this.relay) {
+      // What the endpoint itself last published may name addresses the ticket lacks (or
+      // newer ones: a stale ticket heals so).
+      const tried = new Set(addr.direct.map((d) => d.url))
+      const published = await this.relay
+        .resolve(addr.id, withTimeout(signal, this.handshakeTimeoutMs))
+        .catch(() => undefined)
+      for (const direct of published?.direct ?? []) {
+        if (tried.has(direct.url) && !hashesDiffer(direct, addr.direct)) continue
+        let dialed: DialedSession
+        try {
+          dialed = await this.transport.dial(direct, alpns, {
+            signal: withTimeout(signal, directDialTimeoutMs),
+          })
+        } catch (e) {
+          if (signal?.aborted)
+            throw new ConnectError('ABORTED', 'connect was aborted', { cause: e })
+          continue
+        }
+        return this.dialed(dialed, addr.id, alpns, options, 'direct')
+      }
       const session = await this.relayed(this.relay, addr.id, alpns, signal)
       return this.dialed({ session }, addr.id, alpns, options, 'relay')
     }
@@ -549,6 +571,15 @@ export class Endpoint {
       })
     })
   }
+}
+
+/** Whether `direct` pins other certificates than the address of the same URL in `known`. */
+function hashesDiffer(direct: DirectAddr, known: DirectAddr[]): boolean {
+  const same = known.find((k) => k.url === direct.url)
+  if (!same) return true
+  const hex = (hashes: Uint8Array[]): string =>
+    hashes.map((h) => Array.from(h, (b) => b.toString(16).padStart(2, '0')).join('')).join(',')
+  return hex(same.certHashes) !== hex(direct.certHashes)
 }
 
 /** The bounded version of `signal`: it also aborts after `ms`. */

@@ -4,7 +4,8 @@
  * "The relay protocol"). It reconnects with jittered exponential backoff when the session
  * ends, and at once when the relay says it is going away.
  */
-import type { DirectAddr } from '../addr.js'
+import type { DirectAddr, EndpointAddr } from '../addr.js'
+import { verifyAddrRecord } from './addr-record.js'
 import { framed, type FramedReader, type FramedWriter } from '../codec/framed.js'
 import type { Transport, TransportListener } from '../endpoint.js'
 import { ConnectError, RelayError } from '../errors.js'
@@ -45,6 +46,11 @@ export interface RelayClientOptions {
   relay: DirectAddr
   /** The access token the relay asks for, if it asks for one. */
   token?: string
+  /**
+   * This endpoint's signed address record (see `addr-record.ts`), published to the relay on
+   * each registration and every {@link republishMs}, so dialers can look it up.
+   */
+  record?: () => Promise<Uint8Array>
   /** The identity to register. */
   secretKey: SecretKey
   /** Where virtual connections that peers dial reach this endpoint. */
@@ -75,7 +81,13 @@ interface Registered {
   ended: Set<number>
   nextConn: number
   goaway: boolean
+  /** RESOLVE requests waiting for their RESOLVED, by request number. */
+  resolving: Map<number, (record: Uint8Array) => void>
+  nextRequest: number
 }
+
+/** How often a client publishes its address record again (a record lives a day). */
+export const republishMs = 6 * 60 * 60 * 1000
 
 /** How long a stream may wait for its connection's CONNECT stream. */
 const parkedStreamMs = 5000
@@ -174,6 +186,48 @@ export class RelayClient {
     return session
   }
 
+  /**
+   * The address `id` last published to the relay, once its signature and freshness check;
+   * `undefined` when the relay knows none, or none that checks.
+   * @throws {ConnectError} as {@link RelayClient.online}, and `TRANSPORT` when the relay
+   *   session ends first.
+   */
+  async resolve(id: PublicKey, signal?: AbortSignal): Promise<EndpointAddr | undefined> {
+    await this.online(signal)
+    const registered = this.current
+    if (!registered) throw new ConnectError('TRANSPORT', 'the relay session ended')
+    const request = registered.nextRequest++
+    const answered = new Promise<Uint8Array>((resolve, reject) => {
+      registered.resolving.set(request, resolve)
+      const fail = (): void => {
+        registered.resolving.delete(request)
+        reject(new ConnectError('TRANSPORT', 'no answer from the relay'))
+      }
+      registered.session.closed.then(fail, fail)
+      signal?.addEventListener('abort', fail, { once: true })
+    })
+    await registered.control.writer.write(encodeControl({ type: 'resolve', request, id }))
+    const bytes = await answered
+    if (bytes.length === 0) return undefined
+    try {
+      const { addr } = await verifyAddrRecord(bytes)
+      return addr.id.equals(id) ? addr : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Sends this endpoint's address record, if it has one to send. */
+  private async publish(registered: Registered): Promise<void> {
+    if (!this.options.record) return
+    try {
+      const record = await this.options.record()
+      await registered.control.writer.write(encodeControl({ type: 'publish', record }))
+    } catch {
+      // A record that cannot be made or sent now goes out with the next registration.
+    }
+  }
+
   /** Closes the session to the relay for good; every virtual connection is lost. */
   async close(): Promise<void> {
     if (this.currentState.state === 'closed') return
@@ -208,8 +262,7 @@ export class RelayClient {
         this.setState({ state: 'online' })
         error = await this.serve(registered)
         // Going away (said on the control stream, or in the close): reconnect at once.
-        again =
-          registered.goaway || (error instanceof RelayError && error.code === 'SHUTTING_DOWN')
+        again = registered.goaway || (error instanceof RelayError && error.code === 'SHUTTING_DOWN')
       } catch (e) {
         error = e
       } finally {
@@ -284,6 +337,8 @@ export class RelayClient {
         ended: new Set(),
         nextConn: 0,
         goaway: false,
+        resolving: new Map(),
+        nextRequest: 0,
       }
     } catch (error) {
       session.close({ closeCode: 0, reason: 'registration failed' })
@@ -308,10 +363,16 @@ export class RelayClient {
       (e: unknown) => e,
     )
     void this.controlLoop(registered)
+    const publish = (): void => void this.publish(registered)
+    publish()
+    const republishing = setInterval(publish, republishMs)
+    // A Node process need not stay up for it.
+    ;(republishing as { unref?: () => void }).unref?.()
     void this.streamLoop(registered, session.incomingBidirectionalStreams, 'bidi')
     void this.streamLoop(registered, session.incomingUnidirectionalStreams, 'uni')
     void this.datagramLoop(registered)
     const error = await ended
+    clearInterval(republishing)
     for (const virtual of [...registered.virtual.values()]) virtual.lost(error)
     return error
   }
@@ -324,7 +385,10 @@ export class RelayClient {
           registered.virtual.get(message.conn)?.remoteClosed(message.code, message.reason)
         } else if (message.type === 'goaway') {
           registered.goaway = true
-        } else if (message.type !== 'resolved') {
+        } else if (message.type === 'resolved') {
+          registered.resolving.get(message.request)?.(message.record)
+          registered.resolving.delete(message.request)
+        } else {
           throw new ConnectError('TRANSPORT', `the relay sent ${message.type} after ready`)
         }
       }

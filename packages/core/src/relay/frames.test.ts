@@ -158,7 +158,7 @@ describe('relay control messages', () => {
     )
     expectDecodeError(() => decodeControl(Uint8Array.of(4, 0, 0, 0xff)), 'INVALID')
     expectDecodeError(
-      () => decodeControl(concat(Uint8Array.of(6), new Uint8Array(1025))),
+      () => decodeControl(concat(Uint8Array.of(6), new Uint8Array(4001))),
       'TOO_LARGE',
     )
     expectDecodeError(() => decodeControl(new Uint8Array(4097)), 'TOO_LARGE')

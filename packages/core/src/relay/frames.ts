@@ -29,7 +29,7 @@
  *     3 READY      relay → client          (empty): the client is registered
  *     4 CLOSE      both ways               conn | code | reason (rest, UTF-8, ≤ 1024 bytes)
  *     5 GOAWAY     relay → client          code | reason: the relay is going away; reconnect
- *     6 PUBLISH    client → relay          record (rest, ≤ 1024 bytes): a signed address record
+ *     6 PUBLISH    client → relay          record (rest, ≤ 4000 bytes): a signed address record
  *     7 RESOLVE    client → relay          request | endpoint id (32)
  *     8 RESOLVED   relay → client          request | record (rest; empty: none is known)
  *
@@ -55,7 +55,7 @@ export const maxReasonBytes = 1024
 /** The longest access token in an AUTH, in bytes of UTF-8. */
 export const maxTokenBytes = 256
 /** The longest address record. */
-export const maxRecordBytes = 1024
+export const maxRecordBytes = 4000
 /** ALPNs in one offer, and bytes in one ALPN. */
 export const offerLimits = { maxAlpns: 16, maxAlpnBytes: 255 } as const
 /** Bytes of a nonce in a CHALLENGE. */
