@@ -2,11 +2,13 @@ import { parseArgs } from 'node:util'
 import { Router } from '@ferry/core'
 import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
 import { Endpoint } from './endpoint.js'
+import { relayCommand } from './relay-cli.js'
 
 const usage = `usage: ferry <command> [options]
 
 commands:
   echo      start an endpoint that serves the echo protocol (${ECHO_ALPN}) and print its ticket
+  relay     start a relay (see ferry relay --help)
 
 options:
   --host HOST        address to bind (default 127.0.0.1)
@@ -17,6 +19,8 @@ options:
 
 /** Runs the ferry command line with `argv` (without node and the script). */
 export async function main(argv: string[]): Promise<number> {
+  // Each command that has options of its own parses them itself.
+  if (argv[0] === 'relay') return relayCommand(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -2,12 +2,15 @@
  * The relay server over real QUIC on loopback: Node endpoints that do not listen reach each
  * other through it by EndpointId; its HTTP port; and a restart that clients survive.
  */
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type Connection, RelayError, Router, SecretKey } from '@ferry/core'
 import { readText, writeText } from '@ferry/core/testing'
 import { createCertificate } from '@ferry/webtransport-node'
 import { Endpoint } from '../src/index.js'
-import { RelayServer, type RelayServerOptions } from '../src/relay-server.js'
+import { type RelayInfo, RelayServer, type RelayServerOptions } from '../src/relay-server.js'
 
 const alpn = 'relay-test/1'
 const cleanup: (() => Promise<unknown>)[] = []
@@ -118,5 +121,59 @@ describe('the relay server', () => {
     expect(second.addr.url).toBe(addr.url)
     await Promise.all([a.online(), b.online()])
     expect(await ask(await b.connect(a.id, alpn), 'after')).toBe('echo:after')
+  })
+})
+
+describe('`ferry relay`', () => {
+  it('prints its address as one JSON line, admits only token holders, and stops cleanly on SIGTERM', async () => {
+    const bin = fileURLToPath(new URL('../src/bin.ts', import.meta.url))
+    const node = ['--conditions=@ferry/source', '--import', 'tsx']
+    const args = ['relay', '--port', '0', '--http-port', '0', '--json', '--token', 'sesame']
+    const child = spawn(process.execPath, [...node, bin, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+    cleanup.push(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    const lines = createInterface({ input: child.stdout })
+    const line = await new Promise<string>((resolve, reject) => {
+      void exited.then((code) => reject(new Error(`ferry relay exited with ${code}`)))
+      lines.once('line', resolve)
+    })
+    const info = JSON.parse(line) as RelayInfo
+    expect(Object.keys(info).sort()).toEqual(['certHashes', 'http', 'id', 'url'])
+    expect(info.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/ferry$/)
+    expect(info.certHashes).toHaveLength(1)
+    expect(info.certHashes[0]).toMatch(/^[0-9a-f]{64}$/)
+    expect((await fetch(`${info.http}/health`)).status).toBe(200)
+    const relay = { url: info.url, certHashes: info.certHashes.map((h) => Buffer.from(h, 'hex')) }
+
+    // With the token: registered, and reachable by id.
+    const a = await Endpoint.create({ relay: { ...relay, token: 'sesame' } })
+    const b = await Endpoint.create({ relay: { ...relay, token: 'sesame' } })
+    cleanup.push(
+      () => a.close(),
+      () => b.close(),
+    )
+    echo(a)
+    await Promise.all([a.online(), b.online()])
+    expect(await ask(await b.connect(a.id, alpn), 'with the token')).toBe('echo:with the token')
+
+    // Without it: refused, with the reason, again and again.
+    let refused!: (error: unknown) => void
+    const refusal = new Promise<unknown>((resolve) => (refused = resolve))
+    const c = await Endpoint.create({
+      relay,
+      onRelayState: (state) => {
+        if (state.state === 'offline') refused(state.error)
+      },
+    })
+    cleanup.push(() => c.close())
+    expect(await refusal).toMatchObject({ name: 'RelayError', code: 'ACCESS_DENIED' })
+
+    child.kill('SIGTERM')
+    expect(await exited).toBe(0)
   })
 })
