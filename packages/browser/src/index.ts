@@ -17,6 +17,8 @@ export {
   HandshakeError,
   PublicKey,
   RecordError,
+  RelayCode,
+  RelayError,
   Router,
   SecretKey,
 } from '@ferry/core'
@@ -30,4 +32,6 @@ export type {
   EndpointId,
   EndpointOptions,
   ProtocolHandler,
+  RelayConfig,
+  RelayState,
 } from '@ferry/core'

@@ -1,9 +1,10 @@
 /**
  * `@ferry/node`: a ferry endpoint for Node.js that listens for browsers and other endpoints
- * and dials them, with its identity in a key file; and the `ferry` command.
+ * and dials them, with its identity in a key file; the relay server; and the `ferry` command.
  * @module @ferry/node
  */
 export { Endpoint, type NodeEndpointOptions } from './endpoint.js'
+export { RelayServer, type RelayInfo, type RelayServerOptions } from './relay-server.js'
 export type { ListenOptions } from './transport.js'
 export { KeyFileError, type KeyFileErrorCode } from './keyfile.js'
 export type { Certificate } from '@ferry/webtransport-node'
@@ -20,6 +21,8 @@ export {
   HandshakeError,
   PublicKey,
   RecordError,
+  RelayCode,
+  RelayError,
   Router,
   SecretKey,
 } from '@ferry/core'
@@ -33,4 +36,6 @@ export type {
   EndpointId,
   EndpointOptions,
   ProtocolHandler,
+  RelayConfig,
+  RelayState,
 } from '@ferry/core'
