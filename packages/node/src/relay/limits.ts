@@ -409,11 +409,11 @@ function alpnList(value: unknown, name: string): string[] {
   if (!Array.isArray(value) || !value.every((alpn) => typeof alpn === 'string')) {
     throw new TypeError(`options.${name} must be an array of strings`)
   }
-  for (const alpn of value as string[]) {
+  for (const alpn of value) {
     const length = utf8.encode(alpn).length
     if (length < 1 || length > 255) {
       throw new RangeError(`options.${name}: an ALPN must be 1 to 255 bytes of UTF-8`)
     }
   }
-  return value as string[]
+  return value
 }

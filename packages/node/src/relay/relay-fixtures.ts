@@ -24,6 +24,11 @@ export interface RelayFixture {
   relay: Relay
   addr: DirectAddr
   errors: unknown[]
+  /**
+   * The address the relay is told each new session comes from (`IncomingSessionInfo.remote`,
+   * which the memory transport leaves out); set it before a dial. Default none.
+   */
+  remote: string | undefined
 }
 
 /** Starts a relay on a new memory network. */
@@ -39,8 +44,14 @@ export async function startRelay(
     ...options,
   })
   const transport = new MemoryTransport(network)
-  transport.listen(relay.listener())
-  return { network, relay, addr: transport.directAddrs()[0]!, errors }
+  const listener = relay.listener()
+  const fixture: RelayFixture = { network, relay, addr: undefined!, errors, remote: undefined }
+  transport.listen({
+    choose: (offer) => listener.choose(offer),
+    session: (session, info) => relay.handle(session, { ...info, remote: fixture.remote }),
+  })
+  fixture.addr = transport.directAddrs()[0]!
+  return fixture
 }
 
 /** A raw session to the relay, offering `alpns`. */
@@ -103,7 +114,22 @@ export class RawClient {
   }
 
   /** Dials the relay, authenticates as `key` (a fresh one by default) and waits for READY. */
-  static async register(fixture: RelayFixture, key?: SecretKey): Promise<RawClient> {
+  static async register(
+    fixture: RelayFixture,
+    key?: SecretKey,
+    token?: string,
+  ): Promise<RawClient> {
+    const client = await RawClient.authenticate(fixture, key, token)
+    await client.next('ready')
+    return client
+  }
+
+  /** Dials the relay and sends a valid AUTH (with `token`), without waiting for the answer. */
+  static async authenticate(
+    fixture: RelayFixture,
+    key?: SecretKey,
+    token?: string,
+  ): Promise<RawClient> {
     const secretKey = key ?? (await SecretKey.generate())
     const client = await RawClient.open(await dialRelay(fixture), secretKey)
     const challenge = await client.next('challenge')
@@ -111,8 +137,8 @@ export class RawClient {
       type: 'auth',
       id: secretKey.publicKey,
       signature: await signAuth(secretKey, challenge.nonce, challenge.relayId),
+      token,
     })
-    await client.next('ready')
     return client
   }
 
