@@ -4,8 +4,8 @@
  * cannot hand a dialer to another endpoint.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Connection, type EndpointId, SecretKey } from '@ferry/core'
-import type { BidiStream, Session, Transport, TransportListener } from '@ferry/core/internal'
+import { type BidiStream, type Connection, SecretKey } from '@ferry/core'
+import type { Session, Transport, TransportListener } from '@ferry/core/internal'
 import { encodeHeader } from '@ferry/core/internal'
 import {
   MemoryNetwork,
@@ -220,9 +220,11 @@ describe('a relay', () => {
   it('cannot hand a dialer to another endpoint: the handshake fails with WRONG_ENDPOINT', async () => {
     // The dialer's own path rewrites its CONNECT: A relay (or anyone on the path) routes a
     // connection meant for `target` to `impostor`.
-    let target: EndpointId | undefined
-    let impostor: EndpointId | undefined
     const { network, endpoint } = await world(13, (bytes) => bytes)
+    const genuine = await endpoint({ alpns: [alpn] })
+    const other = await endpoint({ alpns: [alpn] })
+    const from = encodeHeader({ kind: 'connect', conn: 0, peer: genuine.id, offer: [alpn] })
+    const to = encodeHeader({ kind: 'connect', conn: 0, peer: other.id, offer: [alpn] })
     const memory = new MemoryTransport(network)
     const dial: Transport['dial'] = async (addr, offer, options) => {
       const dialed = await memory.dial(addr, offer, options)
@@ -232,9 +234,7 @@ describe('a relay', () => {
       session.createBidirectionalStream = async () => {
         const stream = await create()
         // The first stream is the control stream; each later one begins with its header.
-        if (streams++ === 0 || !target || !impostor) return stream
-        const from = encodeHeader({ kind: 'connect', conn: 0, peer: target, offer: [alpn] })
-        const to = encodeHeader({ kind: 'connect', conn: 0, peer: impostor, offer: [alpn] })
+        if (streams++ === 0) return stream
         return {
           readable: stream.readable,
           writable: tapWritable(stream.writable, (bytes) =>
@@ -246,10 +246,6 @@ describe('a relay', () => {
       }
       return dialed
     }
-    const genuine = await endpoint({ alpns: [alpn] })
-    const other = await endpoint({ alpns: [alpn] })
-    target = genuine.id
-    impostor = other.id
     const client = await endpoint({ dial })
     await expect(client.connect(genuine.id, alpn)).rejects.toMatchObject({
       name: 'HandshakeError',
