@@ -145,6 +145,17 @@ export class Client {
     this.conns = new Conns(onConnsChange)
   }
 
+  /**
+   * Restarts the idle timer: `onIdle` runs after `ms` unless this is called again first, or
+   * the client has a connection (then no timer runs), or is not registered or has ended.
+   */
+  restartIdle(ms: number, onIdle: () => void): void {
+    clearTimeout(this.idleTimer)
+    this.idleTimer = undefined
+    if (!this.registered || this.ended || this.conns.size > 0 || ms === Infinity) return
+    this.idleTimer = setTimeout(onIdle, ms)
+  }
+
   get datagrams(): WritableStreamDefaultWriter<Uint8Array> {
     this.#datagrams ??= this.session.datagrams.writable.getWriter()
     return this.#datagrams

@@ -33,9 +33,7 @@ import {
 import {
   type ControlMessage,
   decodeControl,
-  decodeDatagram,
   encodeControl,
-  encodeDatagram,
   encodeHeader,
   type IncomingSessionInfo,
   maxControlMessageBytes,
@@ -53,6 +51,7 @@ import { Client } from './client.js'
 import { cancelStream, partialConnectConn, readHeader, type HeaderResult } from './header.js'
 import { codeOf, RelayLimits, type RelayLimitOptions } from './limits.js'
 import type { RelayMetrics } from './metrics.js'
+import { readDatagrams } from './datagrams.js'
 import { pump, splice, writeHeader } from './splice.js'
 
 /** Options of a {@link Relay}: its identity, timeouts, and limits (see `limits.ts`). */
@@ -189,7 +188,7 @@ export class Relay {
     session.closed.then(end, end)
     void this.#acceptBidi(client)
     void this.#acceptUni(client)
-    void this.#readDatagrams(client)
+    void readDatagrams(client, this.#limits)
   }
 
   /**
@@ -384,16 +383,10 @@ export class Relay {
     this.#touch(client)
   }
 
-  /** Restarts `client`'s idle timer, which runs while it has no connection. */
+  /** Restarts `client`'s idle timer (see `Client.restartIdle`). */
   #touch(client: Client): void {
-    clearTimeout(client.idleTimer)
-    client.idleTimer = undefined
     const ms = this.#limits.idleTimeoutMs
-    if (!client.registered || client.ended || client.conns.size > 0 || ms === Infinity) return
-    client.idleTimer = setTimeout(
-      () => this.#fail(client, 'IDLE_TIMEOUT', `nothing for ${ms} ms`),
-      ms,
-    )
+    client.restartIdle(ms, () => this.#fail(client, 'IDLE_TIMEOUT', `nothing for ${ms} ms`))
   }
 
   async #serveControl(client: Client, reader: FramedReader): Promise<void> {
@@ -654,57 +647,6 @@ export class Relay {
       ticket.release()
       cancelStream(rest, writable, error)
     }
-  }
-
-  // Datagrams.
-
-  async #readDatagrams(client: Client): Promise<void> {
-    const reader = client.session.datagrams.readable.getReader()
-    try {
-      for (;;) {
-        const { done, value } = await reader.read()
-        if (done) return
-        this.#routeDatagram(client, value)
-      }
-    } catch {
-      // As in #acceptBidi.
-    }
-  }
-
-  #routeDatagram(client: Client, bytes: Uint8Array): void {
-    const counters = this.#limits.counters
-    let conn: number
-    let payload: Uint8Array
-    try {
-      ;({ conn, payload } = decodeDatagram(bytes))
-    } catch (error) {
-      if (!(error instanceof DecodeError)) throw error
-      counters.datagramsDropped++
-      return
-    }
-    const link = client.conns.get(conn)
-    const writer = link?.peer.datagrams
-    // Best effort, as datagrams are: a target whose datagram writer is full, or a sender
-    // above its byte rate, loses this one.
-    if (
-      link === undefined ||
-      writer === undefined ||
-      !(writer.desiredSize! > 0) ||
-      !this.#limits.takeDatagram(client, link.account, payload.length)
-    ) {
-      counters.datagramsDropped++
-      return
-    }
-    writer.write(encodeDatagram(link.conn, payload)).then(
-      () => {
-        counters.datagramsForwarded++
-        counters.toClients += payload.length
-      },
-      () => {
-        // Only a session that ended fails a datagram write, and #end handles that session.
-        counters.datagramsDropped++
-      },
-    )
   }
 }
 
