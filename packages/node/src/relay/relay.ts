@@ -18,6 +18,8 @@
  *   as long as the session, and a client leaves by closing the session.
  * - A client that leaves {@link maxQueuedControlMessages} control messages waiting (it does
  *   not read its control stream) is closed with PROTOCOL_ERROR, so no queue grows unbounded.
+ * - Limits, access control and the per-ALPN policy, with the code of each refusal, are in
+ *   `limits.ts`; byte rates pace the splice (`splice.ts`) and the datagrams (`datagrams.ts`).
  */
 import {
   type BidiStream,
