@@ -55,3 +55,8 @@ export async function startFerryFixture(): Promise<[Child, string]> {
 export async function startSessionFixture(): Promise<[Child, string]> {
   return startChild('e2e/session/main.ts', {}, (line) => (line.startsWith('{') ? line : undefined))
 }
+
+/** Starts the relay tests' fixture (e2e/relay/main.ts); resolves with its JSON line. */
+export async function startRelayFixture(): Promise<[Child, string]> {
+  return startChild('e2e/relay/main.ts', {}, (line) => (line.startsWith('{') ? line : undefined))
+}

@@ -1,0 +1,143 @@
+/**
+ * Browsers reaching each other through a relay started by `ferry relay`: two browser contexts
+ * (so two identities, each kept in its context's IndexedDB) register with the fixture's relay
+ * (`e2e/relay/main.ts`) and connect by EndpointId alone; a browser dials the fixture's Node
+ * endpoint, which does not listen; and a dial to an id nobody registered fails at once.
+ */
+import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test'
+import type {
+  DialResult,
+  RelayE2ePage,
+  RelayFixture,
+  ServedConnection,
+  StepsOptions,
+} from './relay/types.js'
+
+const MiB = 1024 * 1024
+
+const fixture = (): RelayFixture => JSON.parse(process.env.FERRY_RELAY_FIXTURE!) as RelayFixture
+
+/** The contexts a test opened, closed after it. */
+const contexts: BrowserContext[] = []
+
+test.afterEach(async () => {
+  await Promise.all(contexts.splice(0).map((c) => c.close()))
+})
+
+/** A page of its own browser context, its endpoint online on the relay; with its id. */
+async function onlinePeer(browser: Browser): Promise<{ page: Page; id: string }> {
+  const context = await browser.newContext()
+  contexts.push(context)
+  const page = await context.newPage()
+  page.on('pageerror', (e) => console.error('page error:', e))
+  await page.goto(fixture().pagesUrl)
+  await expect(page.locator('#state')).toHaveAttribute('data-ready', 'true')
+  const id = await page.evaluate(
+    (relay) => (window as unknown as { relayE2e: RelayE2ePage }).relayE2e.start(relay),
+    fixture().relay,
+  )
+  return { page, id }
+}
+
+async function dial(
+  page: Page,
+  id: string,
+  steps: StepsOptions,
+  code: number,
+  reason: string,
+): Promise<DialResult> {
+  return page.evaluate(
+    ([id, steps, code, reason]) =>
+      (window as unknown as { relayE2e: RelayE2ePage }).relayE2e.dial(id, steps, code, reason),
+    [id, steps, code, reason] as const,
+  )
+}
+
+/** Waits until `page` has served a connection from `peer` that has closed; returns it. */
+async function closedServedFrom(page: Page, peer: string): Promise<ServedConnection> {
+  const handle = await page.waitForFunction(
+    (peer) =>
+      (window as unknown as { relayE2e: RelayE2ePage }).relayE2e
+        .served()
+        .find((c) => c.peer === peer && c.closed !== undefined),
+    peer,
+  )
+  return (await handle.jsonValue()) as ServedConnection
+}
+
+function expectSteps(result: DialResult, remoteId: string, steps: StepsOptions): void {
+  expect(result.error).toBeUndefined()
+  expect(result.steps).toMatchObject({
+    remoteId,
+    path: 'relay',
+    alpn: 'relay-e2e/1',
+    bidi: `bidi ${steps.text}`,
+    uni: `echo:uni ${steps.text}`,
+    datagram: `echo:datagram ${steps.text}`,
+  })
+  if (steps.hashBytes > 0) {
+    const hash = result.steps!.hash!
+    expect(hash.bytes).toBe(steps.hashBytes)
+    expect(hash.got).toMatch(/^[0-9a-f]{64}$/)
+    expect(hash.got).toBe(hash.expected)
+  }
+}
+
+test.describe('browsers through `ferry relay`', () => {
+  test('two browsers connect by EndpointId: streams and datagrams both ways, 64 MiB hashed, close code and reason on both sides', async ({
+    browser,
+  }) => {
+    const [a, b] = await Promise.all([onlinePeer(browser), onlinePeer(browser)])
+    expect(a.id).not.toBe(b.id)
+    expect(a.id).toMatch(/^[a-z2-7]{52}$/)
+
+    // a → b, with the big transfer.
+    const aToB: StepsOptions = { text: 'from a', hashBytes: 64 * MiB, seed: 1 }
+    const there = await dial(a.page, b.id, aToB, 4242, 'a is done')
+    expectSteps(there, b.id, aToB)
+    console.log(
+      `chromium → relay → chromium: 64 MiB hashed in ${there.steps!.hash!.ms} ms ` +
+        `(${((64 * 1000) / there.steps!.hash!.ms).toFixed(1)} MiB/s)`,
+    )
+    expect(there.closed).toEqual({ code: 4242, reason: 'a is done', remote: false })
+    const servedByB = await closedServedFrom(b.page, a.id)
+    expect(servedByB).toEqual({
+      peer: a.id,
+      path: 'relay',
+      closed: { code: 4242, reason: 'a is done', remote: true },
+      errors: [],
+    })
+
+    // b → a: the other way round, on a connection b dials.
+    const bToA: StepsOptions = { text: 'from b', hashBytes: 1 * MiB, seed: 2 }
+    const back = await dial(b.page, a.id, bToA, 7, 'b is done too')
+    expectSteps(back, a.id, bToA)
+    expect(back.closed).toEqual({ code: 7, reason: 'b is done too', remote: false })
+    expect(await closedServedFrom(a.page, b.id)).toEqual({
+      peer: b.id,
+      path: 'relay',
+      closed: { code: 7, reason: 'b is done too', remote: true },
+      errors: [],
+    })
+  })
+
+  test('a browser dials the Node endpoint that is reachable only through the relay', async ({
+    browser,
+  }) => {
+    const { page } = await onlinePeer(browser)
+    const steps: StepsOptions = { text: 'to node', hashBytes: 4 * MiB, seed: 3 }
+    const result = await dial(page, fixture().nodeId, steps, 1, 'bye, node')
+    expectSteps(result, fixture().nodeId, steps)
+    expect(result.closed).toEqual({ code: 1, reason: 'bye, node', remote: false })
+  })
+
+  test('dialing an id that is not on the relay fails at once with RelayError OFFLINE', async ({
+    browser,
+  }) => {
+    const { page } = await onlinePeer(browser)
+    const result = await page.evaluate(() =>
+      (window as unknown as { relayE2e: RelayE2ePage }).relayE2e.dialOffline(),
+    )
+    expect(result.error).toMatchObject({ name: 'RelayError', code: 'OFFLINE' })
+  })
+})
