@@ -1,5 +1,12 @@
+import { closeInfoOf, isClosing, type QuicCloseInfo } from './close-info.js'
 import { classifyNativeError } from './errors.js'
 import { Shutdown, type HostPort, type NativeConnection } from './native.js'
+import { Requeue } from './requeue.js'
+import { StopCodes } from './stop-codes.js'
+import { StreamClosedError, StreamResetError, StreamStoppedError } from './stream-errors.js'
+
+export type { QuicCloseInfo } from './close-info.js'
+export { StreamClosedError, StreamResetError, StreamStoppedError } from './stream-errors.js'
 
 /** What the layer above (HTTP/3) hears from a QUIC connection. */
 export interface QuicConnectionHandler {
@@ -9,44 +16,13 @@ export interface QuicConnectionHandler {
   streamReadable(id: number): void
   /** A QUIC DATAGRAM frame arrived. The bytes are owned by the callee. */
   datagram(data: Uint8Array): void
-  /** The connection is gone; nothing more will be heard. */
+  /**
+   * The connection is over: a CONNECTION_CLOSE was received or sent (quiche then drains it a
+   * while longer, see {@link QuicConnection.drained}), or it timed out. Nothing more is heard.
+   */
   closed(info: QuicCloseInfo): void
   /** Runs at the end of each pass's receive work (stream credit may have grown). */
   afterPass?(): void
-}
-
-/** Why a connection ended, from whichever side closed it. */
-export interface QuicCloseInfo {
-  /** `true` when closed with an application (HTTP/3) error code. */
-  app: boolean
-  code: number
-  reason: string
-  /** `'local'`, `'peer'`, or `'idle'` when the idle timeout fired. */
-  by: 'local' | 'peer' | 'idle'
-}
-
-/** Thrown by {@link QuicConnection.read} when the peer reset the stream (RESET_STREAM). */
-export class StreamResetError extends Error {
-  static override readonly name = 'StreamResetError'
-  override readonly name = 'StreamResetError'
-  constructor(readonly code: number) {
-    super(`stream reset by peer with code ${code}`)
-  }
-}
-
-/** Rejects a pending write when the peer asked us to stop sending (STOP_SENDING). */
-export class StreamStoppedError extends Error {
-  static override readonly name = 'StreamStoppedError'
-  override readonly name = 'StreamStoppedError'
-  constructor(readonly code: number) {
-    super(`stream stopped by peer with code ${code}`)
-  }
-}
-
-/** A write that failed because the stream or connection is gone. */
-export class StreamClosedError extends Error {
-  static override readonly name = 'StreamClosedError'
-  override readonly name = 'StreamClosedError'
 }
 
 interface PendingWrite {
@@ -72,11 +48,6 @@ const chunkBytes = 64 * 1024
  * most this many packets, then lets incoming ACKs be processed before the next burst.
  */
 const burstPackets = 48
-/** How long a written stream keeps being re-queued with quiche (see {@link QuicConnection.requeue}). */
-const requeueMs = 1000
-/** Stop codes kept for streams quiche has already collected (see `noteStop`); oldest go first. */
-const maxRememberedStops = 1024
-const empty = new Uint8Array(0)
 
 /**
  * One QUIC connection on the native quiche layer: a send queue per stream (quiche may accept
@@ -88,7 +59,16 @@ export class QuicConnection {
   readonly cids = new Set<string>()
   private readonly pending = new Map<number, PendingWrite[]>()
   private established = false
+  /** The handler heard `closed`: the connection is closing or draining. */
+  private reported = false
+  /** quiche has closed the connection; the endpoint has forgotten it. */
   private finished = false
+  /**
+   * Resolves once quiche is done with the connection, after its draining period (RFC 9000
+   * §10.2), and the endpoint has forgotten it: later than the handler's `closed`.
+   */
+  readonly drained: Promise<void>
+  private resolveDrained!: () => void
   private timer: NodeJS.Timeout | undefined
   private timerDeadline = 0
   /** Packets arrived, or a reader freed flow control, since the last pass. */
@@ -99,10 +79,10 @@ export class QuicConnection {
   private sendOffset = 0
   private readonly scratch = new Uint8Array(chunkBytes)
   private moreToSend = false
-  /** Streams written recently: id → whether their FIN is written, and until when to re-queue. */
-  private readonly recent = new Map<number, { fin: boolean; until: number }>()
-  /** Bidirectional streams the peer stopped (STOP_SENDING): id → the peer's code. */
-  private readonly stops = new Map<number, number>()
+  /** Streams written recently, re-queued after each flush (see {@link Requeue}). */
+  private readonly requeue: Requeue
+  /** The peer's stop codes of streams quiche may collect before we write again. */
+  private readonly stops: StopCodes
 
   constructor(
     readonly native: NativeConnection,
@@ -111,6 +91,9 @@ export class QuicConnection {
     local: HostPort,
   ) {
     this.recvInfo = { from: remote, to: local }
+    this.drained = new Promise((resolve) => (this.resolveDrained = resolve))
+    this.stops = new StopCodes(native)
+    this.requeue = new Requeue(native)
   }
 
   /** Feeds one received UDP payload to quiche; the pass that follows handles the rest. */
@@ -128,8 +111,9 @@ export class QuicConnection {
     return this.established
   }
 
+  /** Closing, draining or closed: nothing more can be sent. */
   get isClosed(): boolean {
-    return this.finished
+    return this.reported
   }
 
   /** Asks for a pass in this event-loop turn's batch (after reading frees flow control). */
@@ -142,7 +126,15 @@ export class QuicConnection {
   process(): void {
     if (this.finished) return
     const native = this.native
-    if (!this.established && native.isEstablished()) {
+    if (this.reported) {
+      // Draining: only quiche's timer is left to run, until it closes.
+      this.armTimer()
+      if (native.isClosed()) this.finish()
+      return
+    }
+    // A handshake that completes in the very packets that close the connection (a server that
+    // refuses us after its first flight) opens nothing.
+    if (!this.established && native.isEstablished() && !isClosing(native)) {
       this.established = true
       this.handler?.established()
     }
@@ -152,7 +144,7 @@ export class QuicConnection {
       this.stirred = false
       const readable = [...native.readable()]
       for (const id of readable) {
-        this.noteStop(id)
+        this.stops.note(id)
         this.handler.streamReadable(id)
       }
       for (;;) {
@@ -169,8 +161,11 @@ export class QuicConnection {
       this.handler.afterPass?.()
     }
     this.flush()
-    if (this.requeue()) this.flush()
+    if (this.requeue.run()) this.flush()
     this.armTimer()
+    // Streams read above may have carried the last words (a CLOSE capsule in the packet with
+    // the CONNECTION_CLOSE); the close is reported after them, as soon as it is known.
+    if (isClosing(native)) this.report()
     if (native.isClosed()) this.finish()
   }
 
@@ -205,6 +200,7 @@ export class QuicConnection {
    * {@link StreamClosedError}.
    */
   write(id: number, data: Uint8Array, fin = false): Promise<void> {
+    if (this.reported) return Promise.reject(new StreamClosedError('connection closed'))
     const queue = this.pending.get(id)
     if (!queue) {
       let written: number | undefined
@@ -243,7 +239,7 @@ export class QuicConnection {
 
   /** Queues a datagram. Returns `false` when it was dropped (too large, queue full, closed). */
   sendDatagram(data: Uint8Array): boolean {
-    if (this.finished) return false
+    if (this.reported) return false
     try {
       if (this.native.isDgramSendQueueFull()) return false
       this.native.dgramSend(data)
@@ -265,24 +261,12 @@ export class QuicConnection {
 
   /** Closes with an application error code (HTTP/3). Idempotent. */
   close(code: number, reason = ''): void {
-    if (this.finished) return
-    try {
-      this.native.close(true, code, new TextEncoder().encode(reason))
-    } catch {
-      // Already closing.
-    }
-    this.host.schedule(this)
+    this.closeWith(true, code, reason)
   }
 
   /** Closes with a QUIC transport error (a protocol violation below HTTP/3). */
   closeTransport(code: number, reason = ''): void {
-    if (this.finished) return
-    try {
-      this.native.close(false, code, new TextEncoder().encode(reason))
-    } catch {
-      // Already closing.
-    }
-    this.host.schedule(this)
+    this.closeWith(false, code, reason)
   }
 
   /** Called by the endpoint's timer when quiche's timeout elapses. */
@@ -302,41 +286,13 @@ export class QuicConnection {
     } catch (e) {
       const err = classifyNativeError(e)
       if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
-      if (err.kind !== 'done') throw this.goneError(id, `stream ${id}: ${JSON.stringify(err)}`)
+      if (err.kind !== 'done')
+        throw this.stops.goneError(id, `stream ${id}: ${JSON.stringify(err)}`)
       n = null
     }
     if (n === null) return this.whyBlocked(id)
-    const finWritten = this.recent.get(id)?.fin ?? false
-    this.recent.set(id, {
-      fin: finWritten || (fin && n === data.length),
-      until: performance.now() + requeueMs,
-    })
+    this.requeue.written(id, fin && n === data.length)
     return n
-  }
-
-  /**
-   * Works around quiche 0.18 dropping a stream from its send queue when a packet has no room left
-   * for the stream's frame header: such a stream is only queued again by its next `stream_send`,
-   * so a last chunk or a lone FIN could wait forever. An empty `stream_send` (with the FIN flag
-   * once the FIN is written) puts it back in the queue and is a no-op otherwise; we issue one for
-   * each recently written stream after every flush.
-   * @returns whether any stream was re-queued... conservatively `true` when any was touched.
-   */
-  private requeue(): boolean {
-    if (this.recent.size === 0) return false
-    const now = performance.now()
-    for (const [id, entry] of this.recent) {
-      if (now > entry.until) {
-        this.recent.delete(id)
-        continue
-      }
-      try {
-        this.native.streamSend(id, empty, entry.fin)
-      } catch {
-        this.recent.delete(id) // finished, reset or stopped: nothing left to send
-      }
-    }
-    return this.recent.size > 0
   }
 
   /**
@@ -350,34 +306,9 @@ export class QuicConnection {
     } catch (e) {
       const err = classifyNativeError(e)
       if (err.kind === 'stream-stopped') throw new StreamStoppedError(err.code)
-      if (err.kind !== 'done') throw this.goneError(id, `stream ${id} is closed`)
+      if (err.kind !== 'done') throw this.stops.goneError(id, `stream ${id} is closed`)
     }
     return undefined
-  }
-
-  /**
-   * quiche collects a bidirectional stream once the peer has stopped our sending (STOP_SENDING)
-   * and we have read its sending to the end, often in the very read that takes the FIN; a later
-   * write then finds no stream and could only say "closed", where WebTransport reports the
-   * peer's code. So a readable bidirectional stream's stop code is noted before it is read.
-   */
-  private noteStop(id: number): void {
-    // A readable unidirectional stream is the peer's: we never write to it.
-    if ((id & 0x2) !== 0) return
-    try {
-      this.native.streamCapacity(id)
-    } catch (e) {
-      const err = classifyNativeError(e)
-      if (err.kind !== 'stream-stopped' || this.stops.get(id) === err.code) return
-      this.stops.set(id, err.code)
-      if (this.stops.size > maxRememberedStops) this.stops.delete(this.stops.keys().next().value!)
-    }
-  }
-
-  /** Why a write to a stream quiche no longer knows failed: the peer's stop, if it sent one. */
-  private goneError(id: number, message: string): Error {
-    const code = this.stops.get(id)
-    return code === undefined ? new StreamClosedError(message) : new StreamStoppedError(code)
   }
 
   private retryWrites(): void {
@@ -470,24 +401,32 @@ export class QuicConnection {
     }, ms)
   }
 
-  private finish(): void {
-    if (this.finished) return
-    this.finished = true
-    if (this.timer) clearTimeout(this.timer)
+  private closeWith(app: boolean, code: number, reason: string): void {
+    if (this.reported) return
+    try {
+      this.native.close(app, code, new TextEncoder().encode(reason))
+    } catch {
+      // Already closing.
+    }
+    this.host.schedule(this)
+  }
+
+  /** Tells the handler the connection is over, once; quiche may still be draining it. */
+  private report(): void {
+    if (this.reported) return
+    this.reported = true
     for (const id of [...this.pending.keys()]) {
       this.failWrites(id, new StreamClosedError('connection closed'))
     }
-    const native = this.native
-    const peer = native.peerError()
-    const local = native.localError()
-    const err = peer ?? local
-    const info: QuicCloseInfo = {
-      app: err?.isApp ?? false,
-      code: err?.errorCode ?? 0,
-      reason: err ? new TextDecoder().decode(err.reason) : '',
-      by: native.isTimedOut() && !err ? 'idle' : peer ? 'peer' : 'local',
-    }
+    this.handler?.closed(closeInfoOf(this.native))
+  }
+
+  private finish(): void {
+    if (this.finished) return
+    this.report()
+    this.finished = true
+    if (this.timer) clearTimeout(this.timer)
     this.host.forget(this)
-    this.handler?.closed(info)
+    this.resolveDrained()
   }
 }
