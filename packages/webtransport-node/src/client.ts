@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
-import { H3, Http3Error } from './errors.js'
+import { ConnectionClosedError, H3, Http3Error } from './errors.js'
 import { Http3Connection, defaultLimits, type Http3Limits } from './h3/connection.js'
 import { Setting } from './h3/settings.js'
 import { parseStringList, serializeStringList } from './h3/structured.js'
@@ -49,8 +49,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function closedError(info: QuicCloseInfo): WebTransportError {
-  return new WebTransportError(`connection closed (code ${info.code} ${info.reason})`.trim(), {
+  const cause = new ConnectionClosedError(info)
+  return new WebTransportError(`opening handshake failed: ${cause.message}`, {
     source: 'session',
+    cause,
   })
 }
 

@@ -104,3 +104,35 @@ export class LimitError extends Error {
     super(message)
   }
 }
+
+/**
+ * The QUIC connection closed: the `cause` of the `WebTransportError` a session or `ready`
+ * rejects with when its connection went away. `code` is the wire code of the
+ * CONNECTION_CLOSE (an HTTP/3 code when `app`, else a QUIC transport code such as
+ * CONNECTION_REFUSED, 0x2, which a server past its connection limits sends).
+ */
+export class ConnectionClosedError extends Error {
+  static override readonly name = 'ConnectionClosedError'
+  /** `'ConnectionClosedError'`. */
+  override readonly name = 'ConnectionClosedError'
+  /** The CONNECTION_CLOSE's error code; 0 for an idle timeout. */
+  readonly code: number
+  /** `true` for an application (HTTP/3) code, `false` for a QUIC transport code. */
+  readonly app: boolean
+  /** The CONNECTION_CLOSE's reason phrase. */
+  readonly reason: string
+  /** Who closed it: `'peer'`, `'local'`, or `'idle'` for the idle timeout. */
+  readonly by: 'local' | 'peer' | 'idle'
+
+  constructor(info: { app: boolean; code: number; reason: string; by: 'local' | 'peer' | 'idle' }) {
+    const kind = info.app ? 'application' : 'transport'
+    super(
+      `connection closed by ${info.by} (${kind} code 0x${info.code.toString(16)}` +
+        `${info.reason ? `: ${info.reason}` : ''})`,
+    )
+    this.code = info.code
+    this.app = info.app
+    this.reason = info.reason
+    this.by = info.by
+  }
+}

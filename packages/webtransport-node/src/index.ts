@@ -23,7 +23,14 @@ export type {
 export type { WebTransportBidirectionalStream } from './wt/streams.js'
 export { WebTransportError } from './wt/error.js'
 export type { WebTransportErrorOptions } from './wt/error.js'
-export { H3, Http3Error, Http3StreamError, LimitError, QpackError } from './errors.js'
+export {
+  ConnectionClosedError,
+  H3,
+  Http3Error,
+  Http3StreamError,
+  LimitError,
+  QpackError,
+} from './errors.js'
 export { defaultLimits } from './h3/connection.js'
 export type { Http3Limits, HeaderList } from './h3/connection.js'
 export type { QuicOptions } from './quic/config.js'

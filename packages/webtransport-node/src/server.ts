@@ -35,8 +35,13 @@ export interface WebTransportServerOptions extends QuicOptions {
   certificate: CertificatePair
   /** HTTP/3 and WebTransport limits; defaults in `defaultLimits`. */
   limits?: Partial<Http3Limits>
-  /** QUIC connections at once. Default 1024. */
+  /**
+   * QUIC connections at once. Past it a new client is refused at once: its first packet is
+   * answered with a QUIC CONNECTION_CLOSE carrying CONNECTION_REFUSED (0x2). Default 1024.
+   */
   maxConnections?: number
+  /** QUIC connections at once from one source IP address, refused the same way. Default 64. */
+  maxConnectionsPerAddress?: number
   /**
    * Hears exceptions thrown by route hooks and internal failures; each ends only the request,
    * session or connection it came from. Default: `console.error`.
@@ -138,9 +143,14 @@ export class WebTransportServer {
 
   /**
    * Binds the UDP socket and starts accepting.
-   * @throws when the address cannot be bound or the certificate does not load.
+   * @throws when the address cannot be bound or the certificate does not load, and
+   *   `RangeError` for a `limits.headerTimeoutMs` that is not a positive integer.
    */
   static async listen(options: WebTransportServerOptions): Promise<WebTransportServer> {
+    const headerTimeoutMs = options.limits?.headerTimeoutMs ?? defaultLimits.headerTimeoutMs
+    if (!Number.isSafeInteger(headerTimeoutMs) || headerTimeoutMs <= 0) {
+      throw new RangeError('limits.headerTimeoutMs must be a positive integer')
+    }
     // Build one config now so a bad certificate fails here, not on the first client.
     serverConfig(options.certificate, options)
     // The endpoint's callbacks first run after `created.server` is set below.
@@ -149,6 +159,7 @@ export class WebTransportServer {
       host: options.host ?? '127.0.0.1',
       port: options.port ?? 0,
       maxConnections: options.maxConnections,
+      maxConnectionsPerAddress: options.maxConnectionsPerAddress,
       acceptConfig: () => created.server!.acceptConfig(),
       onConnection: (quic, config) => created.server!.adopt(quic, config),
     })

@@ -4,6 +4,7 @@ import type { QuicCloseInfo, QuicConnection, QuicConnectionHandler } from '../qu
 import { StreamResetError } from '../quic/connection.js'
 import { ControlStream } from './control.js'
 import { FrameReader, FrameType, StreamType, encodeFrame, encodeGoaway } from './frames.js'
+import { HeaderDeadlines } from './header-deadlines.js'
 import { decodeFieldSection, encodeFieldSection } from './qpack.js'
 import { Setting, encodeSettings } from './settings.js'
 import { h3Varint } from './varint.js'
@@ -24,6 +25,12 @@ export interface Http3Limits {
   maxFrameBytes: number
   /** Largest datagram payload accepted from the application. */
   maxDatagramBytes: number
+  /**
+   * Time a request stream has, from its first byte, to deliver its whole header section (the
+   * HEADERS frame; for a WebTransport session, the CONNECT request), in milliseconds. Past it
+   * the server resets the stream with H3_REQUEST_INCOMPLETE. Server only.
+   */
+  headerTimeoutMs: number
 }
 
 /** The limits used for every key a server's or client's `limits` option leaves out. */
@@ -35,6 +42,7 @@ export const defaultLimits: Http3Limits = {
   maxCapsuleBytes: 4096,
   maxFrameBytes: 64 * 1024,
   maxDatagramBytes: 65536,
+  headerTimeoutMs: 10_000,
 }
 
 /** Header fields as decoded: lowercase names, in wire order. */
@@ -140,6 +148,8 @@ export class Http3Connection implements QuicConnectionHandler {
   private controlStreamId = -1
   private maxRequestSeen = -1
   private readonly closedWaiters: (() => void)[] = []
+  /** The server's deadline for each request stream's header section. */
+  private readonly headerDeadlines: HeaderDeadlines | undefined
 
   constructor(
     readonly quic: QuicConnection,
@@ -149,6 +159,11 @@ export class Http3Connection implements QuicConnectionHandler {
   ) {
     this.nextBidi = isServer ? 1 : 0
     this.nextUni = isServer ? 3 : 2
+    if (isServer) {
+      this.headerDeadlines = new HeaderDeadlines(limits.headerTimeoutMs, (id) =>
+        this.headersLate(id),
+      )
+    }
     quic.handler = this
   }
 
@@ -209,6 +224,7 @@ export class Http3Connection implements QuicConnectionHandler {
 
   closed(info: QuicCloseInfo): void {
     this.closeInfo = info
+    this.headerDeadlines?.clear()
     const error = new Http3Error(H3.NO_ERROR, 'connection closed')
     for (const w of this.openWaiters.splice(0)) w.reject(error)
     for (const st of this.streams.values())
@@ -289,6 +305,7 @@ export class Http3Connection implements QuicConnectionHandler {
 
   /** Reads no more of `streamId`: STOP_SENDING with `code`; whatever still arrives is dropped. */
   stopReading(streamId: number, code: number): void {
+    this.headerDeadlines?.stop(streamId)
     this.streams.set(streamId, { kind: 'discard' })
     this.quic.stopSending(streamId, code)
   }
@@ -411,7 +428,10 @@ export class Http3Connection implements QuicConnectionHandler {
         st = { kind: 'discard' }
       } else {
         st = { kind: 'prefix', bytes: new Uint8Array(0), bidi: isBidi(id) }
-        if (isBidi(id) && this.isServer) this.maxRequestSeen = Math.max(this.maxRequestSeen, id)
+        if (isBidi(id) && this.isServer) {
+          this.maxRequestSeen = Math.max(this.maxRequestSeen, id)
+          this.headerDeadlines?.start(id)
+        }
       }
       this.streams.set(id, st)
     }
@@ -539,6 +559,7 @@ export class Http3Connection implements QuicConnectionHandler {
       if (st.bidi) return this.refuseStream(id, H3.STREAM_CREATION_ERROR)
       return this.stopReading(id, H3.STREAM_CREATION_ERROR)
     }
+    this.headerDeadlines?.stop(id)
     this.streams.set(id, { kind: 'webtransport', sessionId })
     this.webtransport.stream(id, sessionId, st.bytes.subarray(afterSession), fin)
   }
@@ -611,6 +632,7 @@ export class Http3Connection implements QuicConnectionHandler {
           throw e
         }
         st.headersSeen = true
+        this.headerDeadlines?.stop(id)
         if (st.response) this.settleResponse(st, headers)
         else if (this.isServer) this.role.request?.(this, id, headers)
       }
@@ -627,6 +649,7 @@ export class Http3Connection implements QuicConnectionHandler {
 
   private requestFinished(id: number, st: RequestState): void {
     if (!st.headersSeen) {
+      this.headerDeadlines?.stop(id)
       this.streams.delete(id)
       const error = new Http3StreamError(H3.REQUEST_INCOMPLETE, 'request ended before headers')
       this.settleResponse(st, error)
@@ -639,6 +662,7 @@ export class Http3Connection implements QuicConnectionHandler {
   }
 
   private requestReset(id: number, st: RequestState, code: number): void {
+    this.headerDeadlines?.stop(id)
     this.streams.delete(id)
     this.settleResponse(st, new Http3StreamError(code, 'request stream reset by peer'))
     st.body?.end(code)
@@ -650,6 +674,19 @@ export class Http3Connection implements QuicConnectionHandler {
     st.response = undefined
     if (outcome instanceof Error) response.reject(outcome)
     else response.resolve(outcome)
+  }
+
+  /**
+   * A request stream's header section did not arrive in time: reset it with
+   * H3_REQUEST_INCOMPLETE (RFC 9114 §4.1.2, an incomplete request; STOP_SENDING too, since we
+   * will read none of it) and drop what was buffered. A stream whose type or session prefix is
+   * still incomplete is treated the same.
+   */
+  private headersLate(id: number): void {
+    const st = this.streams.get(id)
+    if (st?.kind === 'prefix' || (st?.kind === 'request' && !st.headersSeen)) {
+      this.refuseStream(id, H3.REQUEST_INCOMPLETE)
+    }
   }
 
   /** Turns an error while reading `id` into the stream or connection error the spec names. */

@@ -2,6 +2,7 @@ import dgram from 'node:dgram'
 import { randomBytes } from 'node:crypto'
 import { QuicConnection, type QuicHost } from './connection.js'
 import { PacketType, quiche, type HostPort, type NativeConfig } from './native.js'
+import { refuseInitial } from './refuse.js'
 
 type PacketTypeValue = (typeof PacketType)[keyof typeof PacketType]
 
@@ -20,8 +21,16 @@ export interface QuicEndpointOptions {
    * config `acceptConfig` made for it (so a caller can tell which settings it was served with).
    */
   onConnection?: (conn: QuicConnection, config: NativeConfig) => void
-  /** Connections accepted at once; further Initial packets are dropped. Default 1024. */
+  /**
+   * Connections accepted at once; past it, a new client's Initial is answered with a
+   * CONNECTION_CLOSE carrying CONNECTION_REFUSED (see `refuseInitial`). Default 1024.
+   */
   maxConnections?: number
+  /**
+   * Connections accepted at once from one source IP address; past it, refused the same way.
+   * Default 64.
+   */
+  maxConnectionsPerAddress?: number
   /** Kernel socket buffer sizes, so bursts are not dropped on loopback. Default 4 MiB. */
   socketBufferBytes?: number
 }
@@ -44,6 +53,12 @@ export class QuicEndpoint implements QuicHost {
   private readonly local: HostPort
   private readonly all = new Set<QuicConnection>()
   private readonly maxConnections: number
+  private readonly maxConnectionsPerAddress: number
+  /** Accepted connections per source IP address. */
+  private readonly perAddress = new Map<string, number>()
+  private readonly accepted = new WeakSet<QuicConnection>()
+  /** The config refusals are made with: built once, since a refused client never uses it. */
+  private refusalConfig: NativeConfig | undefined
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -52,6 +67,7 @@ export class QuicEndpoint implements QuicHost {
     const a = socket.address()
     this.local = { host: a.address, port: a.port }
     this.maxConnections = options.maxConnections ?? 1024
+    this.maxConnectionsPerAddress = options.maxConnectionsPerAddress ?? 64
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo))
   }
 
@@ -111,6 +127,12 @@ export class QuicEndpoint implements QuicHost {
 
   forget(conn: QuicConnection): void {
     for (const key of conn.cids) this.table.delete(key)
+    if (this.accepted.has(conn)) {
+      this.accepted.delete(conn)
+      const n = (this.perAddress.get(conn.remote.host) ?? 1) - 1
+      if (n > 0) this.perAddress.set(conn.remote.host, n)
+      else this.perAddress.delete(conn.remote.host)
+    }
     this.all.delete(conn)
     this.dirty.delete(conn)
     if (this.closing && this.all.size === 0) this.drained?.()
@@ -193,7 +215,17 @@ export class QuicEndpoint implements QuicHost {
     // RFC 9000 §14.1: a client's Initial is padded to 1200 bytes; smaller ones are dropped so
     // that a spoofed source cannot be amplified.
     if (msg.length < minInitialBytes) return undefined
-    if (this.all.size >= this.maxConnections) return undefined
+    let refusal: string | undefined
+    if (this.all.size >= this.maxConnections) refusal = 'too many connections'
+    else if ((this.perAddress.get(from.host) ?? 0) >= this.maxConnectionsPerAddress)
+      refusal = 'too many connections from this address'
+    if (refusal !== undefined) {
+      this.refusalConfig ??= configure()
+      refuseInitial(msg, this.local, from, this.refusalConfig, refusal, (data, to) =>
+        this.sendPacket(data, to),
+      )
+      return undefined
+    }
     const scid = new Uint8Array(randomBytes(cidLength))
     const odcid = new Uint8Array(header.dcid)
     // `odcid` goes to quiche only after a Retry; without one it is just another routing key.
@@ -201,6 +233,8 @@ export class QuicEndpoint implements QuicHost {
     const native = quiche.Connection.accept(scid, null, this.local, from, config)
     const conn = new QuicConnection(native, this, from, this.local)
     this.register(conn, scid, odcid)
+    this.accepted.add(conn)
+    this.perAddress.set(from.host, (this.perAddress.get(from.host) ?? 0) + 1)
     this.options.onConnection?.(conn, config)
     return conn
   }

@@ -4,6 +4,11 @@ export interface WebTransportErrorOptions {
   source?: 'stream' | 'session'
   /** The application's stream error code, or `null` (the default) when there is none. */
   streamErrorCode?: number | null
+  /**
+   * What caused it (not in the W3C dictionary): a `ConnectionClosedError` when the QUIC
+   * connection went away, with its close code.
+   */
+  cause?: unknown
 }
 
 /**
@@ -21,6 +26,15 @@ export class WebTransportError extends DOMException {
 
   constructor(message = '', options: WebTransportErrorOptions = {}) {
     super(message, 'WebTransportError')
+    // Set as `new Error(m, { cause })` would: own, non-enumerable (the DOMException types of
+    // TypeScript's lib take a name, not an options bag).
+    if (options.cause !== undefined) {
+      Object.defineProperty(this, 'cause', {
+        value: options.cause,
+        writable: true,
+        configurable: true,
+      })
+    }
     this.source = options.source ?? 'stream'
     this.streamErrorCode = options.streamErrorCode ?? null
   }
