@@ -1,4 +1,5 @@
-import { H3 } from '../errors.js'
+import { ConnectionClosedError, H3 } from '../errors.js'
+import { meansNoError } from '../h3/error-codes.js'
 import type { QuicCloseInfo } from '../quic/connection.js'
 import { WebTransportError } from './error.js'
 import type { SessionEvents, SessionHost } from './host.js'
@@ -172,7 +173,11 @@ export class WebTransportSession implements SessionEvents {
     }
   }
 
-  /** Closes the session with a CLOSE_WEBTRANSPORT_SESSION capsule. Idempotent. */
+  /**
+   * Closes the session with a CLOSE_WEBTRANSPORT_SESSION capsule. Idempotent.
+   * @throws {RangeError} if the session is connected and `closeCode` is not an integer in
+   *   [0, 2^32-1]; the session then stays open.
+   */
   close(info: Partial<WebTransportCloseInfo> = {}): void {
     const closeInfo = { closeCode: info.closeCode ?? 0, reason: info.reason ?? '' }
     if (this.state === 'closed' || this.state === 'failed') return
@@ -218,6 +223,11 @@ export class WebTransportSession implements SessionEvents {
 
   closeReceived(info: WebTransportCloseInfo): void {
     this.peerClose = info
+    if (this.state !== 'connected') return
+    // The capsule ends the session (draft-ietf-webtrans-http3 §5): settle now, not when the FIN
+    // or the connection's end follows, and close our side of the CONNECT stream in answer.
+    this.host?.finishSession(this.id)
+    this.terminate(info)
   }
 
   startDraining(): void {
@@ -239,22 +249,19 @@ export class WebTransportSession implements SessionEvents {
   connectionClosed(info: QuicCloseInfo): void {
     if (this.state === 'closed' || this.state === 'failed') return
     if (this.peerClose) return this.terminate(this.peerClose)
+    const cause = new ConnectionClosedError(info)
     if (this.state === 'connecting') {
-      this.fail(
-        new WebTransportError(`connection closed: ${info.reason || info.code}`, {
-          source: 'session',
-        }),
-      )
+      this.fail(new WebTransportError(cause.message, { source: 'session', cause }))
       return
     }
-    if (info.app && info.code === H3.NO_ERROR) {
+    // RFC 9114 §9: an application code we do not know is H3_NO_ERROR. The W3C close info of a
+    // session ended that way carries code 0 and the connection's reason.
+    if (info.app && meansNoError(info.code)) {
       this.terminate({ closeCode: 0, reason: info.reason })
       return
     }
     this.fail(
-      new WebTransportError(`connection lost (${info.by}, code ${info.code})`, {
-        source: 'session',
-      }),
+      new WebTransportError(`connection lost: ${cause.message}`, { source: 'session', cause }),
     )
   }
 
