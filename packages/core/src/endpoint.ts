@@ -247,6 +247,8 @@ export class Endpoint {
   /**
    * Resolves once this endpoint is registered with its relay, and so reachable by its
    * EndpointId (at once when it is now).
+   * @throws {RelayError} when the relay refused to register this endpoint (`ACCESS_DENIED`,
+   *   `TOO_MANY_SESSIONS`, `RATE_LIMITED`, …); the endpoint keeps trying, with backoff.
    * @throws {ConnectError} `NO_ADDRESS` without a relay, `ABORTED` when `signal` aborts first,
    *   `CLOSED` when the endpoint closes first.
    */
@@ -347,6 +349,7 @@ export class Endpoint {
     } catch (e) {
       if (signal?.aborted) throw new ConnectError('ABORTED', 'connect was aborted', { cause: e })
       if (e instanceof ConnectError && e.code === 'ABORTED') {
+        // Not online within the handshake time.
         const state = relay.state
         throw new ConnectError('TRANSPORT', `the relay ${relay.url} is not reachable`, {
           cause: state.state === 'offline' ? state.error : e,

@@ -20,3 +20,9 @@ export { signAuth, verifyAuth } from './relay/auth.js'
 export { RelayClient, type RelayClientOptions } from './relay/client.js'
 export { VirtualSession, type VirtualSessionHost } from './relay/virtual-session.js'
 export { readStreamHeader, type HeaderedStream } from './relay/stream-header.js'
+export {
+  type AddrRecord,
+  signAddrRecord,
+  verifyAddrRecord,
+  type VerifyAddrRecordOptions,
+} from './relay/addr-record.js'

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { type DirectAddr, type PublicKey, SecretKey } from '@ferry/core'
 import { type Certificate, certificateHash } from '@ferry/webtransport-node'
 import { loadOrCreateKeyFile } from './keyfile.js'
+import { renderPrometheus } from './relay/metrics.js'
 import { Relay, type RelayOptions } from './relay/relay.js'
 import { NodeTransport } from './transport.js'
 
@@ -171,22 +172,10 @@ export class RelayServer {
     } else if (path === '/relay') {
       send(200, 'application/json', JSON.stringify(this.info()))
     } else if (path === '/metrics') {
-      send(200, 'text/plain; version=0.0.4; charset=utf-8', this.metricsText())
+      send(200, 'text/plain; version=0.0.4; charset=utf-8', renderPrometheus(this.relay.metrics()))
     } else {
       send(404, 'text/plain; charset=utf-8', 'not found\n')
     }
-  }
-
-  private metricsText(): string {
-    return [
-      '# HELP ferry_relay_clients Clients registered right now.',
-      '# TYPE ferry_relay_clients gauge',
-      `ferry_relay_clients ${this.relay.clients}`,
-      '# HELP ferry_relay_datagrams_dropped_total Datagrams the relay dropped.',
-      '# TYPE ferry_relay_datagrams_dropped_total counter',
-      `ferry_relay_datagrams_dropped_total ${this.relay.droppedDatagrams}`,
-      '',
-    ].join('\n')
   }
 }
 

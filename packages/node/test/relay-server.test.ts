@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Connection, RelayError, Router, SecretKey } from '@ferry/core'
+import { type Connection, EndpointTicket, RelayError, Router, SecretKey } from '@ferry/core'
 import { readText, writeText } from '@ferry/core/testing'
 import { createCertificate } from '@ferry/webtransport-node'
 import { Endpoint } from '../src/index.js'
@@ -87,6 +87,28 @@ describe('the relay server', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text()
     expect(metrics).toMatch(/^ferry_relay_clients 1$/m)
     expect((await fetch(`${base}/nothing`)).status).toBe(404)
+  })
+
+  it('finds a listening endpoint by its id alone, and heals a stale ticket, over the direct path', async () => {
+    const server = await relayServer()
+    // An endpoint that listens and publishes its address to the relay.
+    const a = await Endpoint.create({ relay: server.addr, listen: { port: 0 } })
+    cleanup.push(() => a.close())
+    echo(a)
+    await a.online()
+    const b = await relayed(server)
+    const byId = await b.connect(a.id, alpn)
+    expect(byId.path).toBe('direct')
+    expect(await ask(byId, 'found')).toBe('echo:found')
+    // A ticket whose certificate hash is stale (a rotation since): the published record heals it.
+    const [direct] = a.addr().direct
+    const stale = new EndpointTicket({
+      id: a.id,
+      direct: [{ url: direct!.url, certHashes: [new Uint8Array(32).fill(9)] }],
+    })
+    const healed = await b.connect(stale, alpn)
+    expect(healed.path).toBe('direct')
+    expect(await ask(healed, 'healed')).toBe('echo:healed')
   })
 
   it('is survived by its clients when it restarts: they reconnect, and new connections work', async () => {

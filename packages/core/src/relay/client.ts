@@ -86,6 +86,12 @@ interface Registered {
   nextRequest: number
 }
 
+/**
+ * How often a registered client tells the relay it is alive (PING), so neither the relay's
+ * idle timeout nor the transport's (30 s of silence) ends a quiet session.
+ */
+export const keepaliveMs = 15_000
+
 /** How often a client publishes its address record again (a record lives a day). */
 export const republishMs = 6 * 60 * 60 * 1000
 
@@ -111,7 +117,7 @@ export class RelayClient {
   private current: Registered | undefined
   private currentState: RelayState = { state: 'connecting', attempt: 0 }
   private readonly stop = new AbortController()
-  private waiters: { resolve: () => void }[] = []
+  private waiters: { resolve: () => void; reject: (error: Error) => void }[] = []
   private running: Promise<void> | undefined
 
   constructor(private readonly options: RelayClientOptions) {}
@@ -133,13 +139,20 @@ export class RelayClient {
 
   /**
    * Resolves once registered with the relay (at once if it is now).
+   * @throws {RelayError} when the relay refused the last attempt to register (say
+   *   `ACCESS_DENIED`): at once while waiting for the next, or when the attempt under way is
+   *   refused. The client keeps trying, with backoff.
    * @throws {ConnectError} `ABORTED` when `signal` aborts first, `CLOSED` when the client
    *   closes first.
    */
   online(signal?: AbortSignal): Promise<void> {
-    if (this.currentState.state === 'online') return Promise.resolve()
-    if (this.currentState.state === 'closed') {
+    const state = this.currentState
+    if (state.state === 'online') return Promise.resolve()
+    if (state.state === 'closed') {
       return Promise.reject(new ConnectError('CLOSED', 'the relay client is closed'))
+    }
+    if (state.state === 'offline' && state.error instanceof RelayError) {
+      return Promise.reject(state.error)
     }
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
@@ -154,6 +167,10 @@ export class RelayClient {
           if (this.currentState.state === 'closed') {
             reject(new ConnectError('CLOSED', 'the relay client is closed'))
           } else resolve()
+        },
+        reject: (error: Error) => {
+          signal?.removeEventListener('abort', onAbort)
+          reject(error)
         },
       }
       if (signal?.aborted) return onAbort()
@@ -275,6 +292,12 @@ export class RelayClient {
       const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2)
       attempt++
       this.setState({ state: 'offline', error, retryInMs: delay })
+      if (error instanceof RelayError) {
+        // The relay said no: whoever waits for it to say yes hears why now.
+        const waiters = this.waiters
+        this.waiters = []
+        for (const waiter of waiters) waiter.reject(error)
+      }
       await sleep(delay, this.stop.signal)
     }
   }
@@ -366,13 +389,17 @@ export class RelayClient {
     const publish = (): void => void this.publish(registered)
     publish()
     const republishing = setInterval(publish, republishMs)
-    // A Node process need not stay up for it.
-    ;(republishing as { unref?: () => void }).unref?.()
+    const ping = (): void =>
+      void registered.control.writer.write(encodeControl({ type: 'ping' })).catch(() => undefined)
+    const keepalive = setInterval(ping, keepaliveMs)
+    // A Node process need not stay up for them.
+    for (const timer of [republishing, keepalive]) (timer as { unref?: () => void }).unref?.()
     void this.streamLoop(registered, session.incomingBidirectionalStreams, 'bidi')
     void this.streamLoop(registered, session.incomingUnidirectionalStreams, 'uni')
     void this.datagramLoop(registered)
     const error = await ended
     clearInterval(republishing)
+    clearInterval(keepalive)
     for (const virtual of [...registered.virtual.values()]) virtual.lost(error)
     return error
   }

@@ -134,6 +134,7 @@ describe('relay control messages', () => {
     { type: 'publish', record: new Prng(3).bytes(1024) },
     { type: 'resolve', request: 9, id: key(2) },
     { type: 'resolved', request: 9, record: new Uint8Array(0) },
+    { type: 'ping' },
   ]
 
   it('round-trip every type, and encode a close in the documented layout', () => {

@@ -32,6 +32,7 @@
  *     6 PUBLISH    client → relay          record (rest, ≤ 4000 bytes): a signed address record
  *     7 RESOLVE    client → relay          request | endpoint id (32)
  *     8 RESOLVED   relay → client          request | record (rest; empty: none is known)
+ *     9 PING       client → relay          (empty): the client is alive (every 15 s)
  *
  * The AUTH signature is the endpoint's Ed25519 signature, under the context
  * {@link authContext}, of `nonce | relay id` from the CHALLENGE of this very session.
@@ -125,6 +126,7 @@ export type ControlMessage =
   | { type: 'publish'; record: Uint8Array }
   | { type: 'resolve'; request: number; id: PublicKey }
   | { type: 'resolved'; request: number; record: Uint8Array }
+  | { type: 'ping' }
 
 const headerKinds = { control: 0, connect: 1, stream: 2 } as const
 const messageTypes = {
@@ -136,6 +138,7 @@ const messageTypes = {
   publish: 6,
   resolve: 7,
   resolved: 8,
+  ping: 9,
 } as const
 const typeNames = Object.fromEntries(
   Object.entries(messageTypes).map(([name, type]) => [type, name]),
@@ -287,6 +290,7 @@ export function encodeControl(message: ControlMessage): Uint8Array {
       }
       break
     case 'ready':
+    case 'ping':
       break
     case 'close':
       checkConn(message.conn)
@@ -356,6 +360,7 @@ export function decodeControl(bytes: Uint8Array): ControlMessage {
       }
       break
     case 'ready':
+    case 'ping':
       message = { type }
       break
     case 'close': {

@@ -26,6 +26,11 @@ export interface VirtualSessionHost {
 
 /** Incoming datagrams a virtual session holds for its reader; newer ones are dropped past it. */
 const datagramQueue = 128
+/**
+ * How long unidirectional streams still arrive after the peer's close: the peer's last
+ * stream (its authenticated close record) and its CLOSE travel apart, and may swap places.
+ */
+export const lateStreamGraceMs = 1000
 
 /** Writes `header` in front of everything the stream's writer will write. */
 export function writeHeader(writable: WritableStream<Uint8Array>, header: Uint8Array): void {
@@ -48,6 +53,8 @@ export class VirtualSession implements Session {
   private resolveClosed!: (info: SessionCloseInfo) => void
   private rejectClosed!: (error: unknown) => void
   private ended = false
+  /** Whether incoming unidirectional streams are still taken (a while after a remote close). */
+  private takingUni = true
   /** Streams remembered before the forgotten ones are pruned. */
   private pruneAt = 256
   /**
@@ -140,7 +147,7 @@ export class VirtualSession implements Session {
 
   /** A uni stream the relay opened for this connection (its header already read). */
   deliverUni(readable: ReadableStream<Uint8Array>): void {
-    if (this.ended) return void cancel({ readable })
+    if (!this.takingUni) return void cancel({ readable })
     this.uni.enqueue(this.track({ readable }).readable)
   }
 
@@ -153,17 +160,19 @@ export class VirtualSession implements Session {
 
   /**
    * The peer (or the relay, with a relay code) closed this connection. Its streams are left
-   * to end as the relay ends them, so a stream carrying the peer's last words is still read.
+   * to end as the relay ends them, and unidirectional streams are still taken for
+   * {@link lateStreamGraceMs}, so a stream carrying the peer's last words is still read.
    */
   remoteClosed(code: number, reason: string): void {
     if (this.ended) return
-    this.finish({ closeCode: code, reason })
+    this.finish({ closeCode: code, reason }, lateStreamGraceMs)
   }
 
   /** The session to the relay was lost: this connection with it. */
   lost(error: unknown): void {
     if (this.ended) return
     this.ended = true
+    this.takingUni = false
     this.host.forget(this.conn)
     this.rejectClosed(error)
     for (const controller of [this.bidi, this.uni, this.datagramController]) {
@@ -175,17 +184,26 @@ export class VirtualSession implements Session {
     }
   }
 
-  private finish(info: SessionCloseInfo): void {
+  private finish(info: SessionCloseInfo, uniGraceMs = 0): void {
     this.ended = true
-    this.host.forget(this.conn)
     this.resolveClosed(info)
-    for (const controller of [this.bidi, this.uni, this.datagramController]) {
+    const end = (controller: { close(): void }): void => {
       try {
         controller.close()
       } catch {
         // Already closed.
       }
     }
+    end(this.bidi)
+    end(this.datagramController)
+    const endUni = (): void => {
+      this.takingUni = false
+      end(this.uni)
+      // Only now do its late streams stop finding it.
+      this.host.forget(this.conn)
+    }
+    if (uniGraceMs === 0) endUni()
+    else setTimeout(endUni, uniGraceMs)
   }
 
   private throwIfEnded(): void {

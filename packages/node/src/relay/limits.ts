@@ -47,9 +47,12 @@ export interface RelayLimitOptions {
   maxConnectionsPerClient?: number
   /** Spliced streams a client is an end of at once. Default 1024. */
   maxStreamsPerClient?: number
-  /** Bytes a second the relay forwards from one client (streams and datagrams). Default 4 MiB. */
+  /**
+   * Bytes a second the relay forwards from one client (streams and datagrams). Default
+   * `Infinity` (no limit, as iroh-relay's default): an operator sets it for the relay's uplink.
+   */
   bytesPerSecond?: number
-  /** The burst of {@link RelayLimitOptions.bytesPerSecond}. Default twice the rate (8 MiB). */
+  /** The burst of {@link RelayLimitOptions.bytesPerSecond}. Default twice the rate. */
   bytesBurst?: number
   /**
    * A registered session with no virtual connection that sends no control message for this
@@ -78,7 +81,7 @@ const defaults = {
   sessionBurst: 40,
   maxConnectionsPerClient: 256,
   maxStreamsPerClient: 1024,
-  bytesPerSecond: 4 * 1024 * 1024,
+  bytesPerSecond: Infinity,
   idleTimeoutMs: 60_000,
 }
 /** Addresses remembered before the relay forgets the ones that are idle with a full bucket. */

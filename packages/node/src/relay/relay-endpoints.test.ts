@@ -2,7 +2,7 @@
  * The relay's limits and access control as real endpoints see them: `TestEndpoint`s that
  * reach each other only through the relay, over the memory network.
  */
-import { ConnectError, type RelayState, RelayError, SecretKey } from '@ferry/core'
+import { type RelayState, RelayError, SecretKey } from '@ferry/core'
 import { MemoryNetwork, MemoryTransport, TestEndpoint } from '@ferry/core/testing'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Relay, type RelayOptions } from './relay.js'
@@ -54,22 +54,23 @@ describe('Relay limits seen by endpoints', () => {
     const server = await endpoint({ alpns: [alpn], token: 'sesame' })
     let denied: (error: unknown) => void
     const deniedError = new Promise<unknown>((resolve) => (denied = resolve))
-    const stranger = await endpoint(
-      { token: 'guess', online: false, handshakeTimeoutMs: 200 },
-      (s) => {
-        if (s.state === 'offline') denied(s.error)
-      },
-    )
+    const stranger = await endpoint({ token: 'guess', online: false }, (s) => {
+      if (s.state === 'offline') denied(s.error)
+    })
     const error = await deniedError
     expect(error).toBeInstanceOf(RelayError)
     expect(error).toMatchObject({ name: 'RelayError', code: 'ACCESS_DENIED' })
-    // A connect waits to be online, then gives up with the relay's word as the cause.
+    // A connect (or online()) hears the relay's refusal at once, while the endpoint retries.
+    await expect(stranger.online()).rejects.toMatchObject({
+      name: 'RelayError',
+      code: 'ACCESS_DENIED',
+    })
     const refused = await stranger.connect(server.id, alpn).then(
       () => expect.fail('connected without access'),
       (e: unknown) => e,
     )
-    expect(refused).toBeInstanceOf(ConnectError)
-    expect((refused as ConnectError).cause).toMatchObject({ code: 'ACCESS_DENIED' })
+    expect(refused).toBeInstanceOf(RelayError)
+    expect(refused).toMatchObject({ code: 'ACCESS_DENIED' })
 
     const friend = await endpoint({ token: 'sesame' })
     const conn = await friend.connect(server.id, alpn)

@@ -55,6 +55,7 @@ import { codeOf, RelayLimits, type RelayLimitOptions } from './limits.js'
 import type { RelayMetrics } from './metrics.js'
 import { readDatagrams } from './datagrams.js'
 import { pump, splice, writeHeader } from './splice.js'
+import { AddrRecords } from './records.js'
 
 /** Options of a {@link Relay}: its identity, timeouts, and limits (see `limits.ts`). */
 export interface RelayOptions extends RelayLimitOptions {
@@ -77,6 +78,8 @@ const defaultHeaderTimeoutMs = 10_000
 export const maxQueuedControlMessages = 256
 /** How long {@link Relay.close} waits for its GOAWAYs to be queued before it closes. */
 const goawayGraceMs = 1000
+/** How long a stream may wait for its connection's CONNECT stream, which it overtook. */
+const connectWaitMs = 5000
 
 /**
  * A relay: give {@link Relay.listener} to a transport's `listen()`, or each accepted session
@@ -91,6 +94,7 @@ export class Relay {
   readonly #sessions = new Set<Client>()
   readonly #registry = new Map<string, Client>()
   readonly #limits: RelayLimits
+  readonly #records = new AddrRecords()
   #closing: Promise<void> | undefined
 
   /**
@@ -412,14 +416,18 @@ export class Relay {
         case 'close':
           this.#closeConn(client, message.conn, message.code, message.reason)
           break
+        case 'ping':
+          // Alive: the idle timer restarted above.
+          break
         case 'publish':
-          // Address records come in a later step; until then a PUBLISH is accepted and unused.
+          // Kept if it is the client's own, signed and fresh; otherwise ignored.
+          void this.#records.publish(client.id!, message.record)
           break
         case 'resolve':
           void this.#send(client, {
             type: 'resolved',
             request: message.request,
-            record: new Uint8Array(0),
+            record: this.#records.get(message.id) ?? new Uint8Array(0),
           })
           break
         default:
@@ -546,6 +554,8 @@ export class Relay {
       this.#limits.counters.refused(code)
       const error = new RelayError(code, reason)
       cancelStream(rest, writable, error)
+      // Streams of this connection that overtook its CONNECT are refused with it.
+      if (conn % 2 === 0 && !client.conns.has(conn)) client.conns.delete(conn)
       void this.#send(client, { type: 'close', conn, code: RelayCode[code], reason })
       if (code === 'PROTOCOL_ERROR') this.#onError(error)
     }
@@ -620,7 +630,7 @@ export class Relay {
     rest: ReadableStream<Uint8Array>,
     writable: WritableStream<Uint8Array> | undefined,
   ): Promise<void> {
-    const link = await client.conns.arrival(conn, this.#headerTimeoutMs)
+    const link = await client.conns.arrival(conn, connectWaitMs)
     if (link === undefined) {
       // Not an error worth a close: the connection may have just closed.
       cancelStream(rest, writable, new RelayError('PROTOCOL_ERROR', `no connection ${conn}`))
