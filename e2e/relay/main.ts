@@ -1,7 +1,7 @@
 /**
  * The real servers of the relay tests, started from this process: `ferry relay` (the CLI, as a
  * child, read through its `--json` line), a Node endpoint that does not listen and serves
- * `relay-e2e/1` (reachable only through the relay; kept busy, see `keepBusy`), and a Vite dev
+ * `relay-e2e/1` (reachable only through the relay), and a Vite dev
  * server with the page (`index.html`, `page.ts`). Prints one JSON line ({@link RelayFixture}) once all are up; on
  * SIGTERM stops the dev server, the endpoint and the relay.
  */
@@ -49,38 +49,6 @@ async function stop(child: ChildProcess): Promise<void> {
 /** Each step of the shutdown, run newest first, each guarded (see the end of main). */
 const cleanup: (() => Promise<unknown>)[] = []
 
-/**
- * How often the keeper sends a datagram: well inside the 30 s QUIC idle timeout, even if one
- * or two are lost.
- */
-const keepaliveMs = 5_000
-
-/**
- * Keeps `endpoint`'s relay session from idling out, with a second endpoint that holds a relayed
- * connection to it and sends a datagram on it every {@link keepaliveMs}.
- *
- * A workaround, to remove once the relay client keeps its session alive itself: it sends
- * nothing while idle, so the session dies every 30 s of quiet (the QUIC idle timeout of
- * `@ferry/webtransport-node`, `quic/config.ts`), and for the 150–300 ms the client takes to
- * reconnect and register again, dials by id get `RelayError` `OFFLINE`. The tests dial this
- * endpoint about 30 s after it registered, right in that window.
- */
-async function keepBusy(endpoint: Endpoint, relay: RelayAddress): Promise<void> {
-  const keeper = await Endpoint.create({
-    relay: { url: relay.url, certHashes: relay.certHashes.map(hexBytes) },
-  })
-  await keeper.online()
-  const conn = await keeper.connect(endpoint.id, RELAY_E2E_ALPN)
-  const ping = new TextEncoder().encode('keepalive')
-  const timer = setInterval(() => {
-    conn.sendDatagram(ping).catch((e: unknown) => console.error('relay fixture keeper:', e))
-  }, keepaliveMs)
-  cleanup.push(async () => {
-    clearInterval(timer)
-    await keeper.close()
-  })
-}
-
 async function main(): Promise<void> {
   const [relayProcess, relay] = await startRelay()
   cleanup.push(() => stop(relayProcess))
@@ -95,7 +63,6 @@ async function main(): Promise<void> {
     const router = Router.builder(endpoint).accept(RELAY_E2E_ALPN, new RelayE2eProtocol()).spawn()
     cleanup.push(() => router.shutdown())
     await endpoint.online()
-    await keepBusy(endpoint, relay)
     // Vite in middleware mode, under our own HTTP server: a standalone dev server would take
     // SIGTERM over and exit the process once it closed, orphaning the relay child.
     const pages = await createServer({
