@@ -34,7 +34,14 @@ export interface RelayServerOptions extends Omit<RelayOptions, 'secretKey'> {
    * Default: a self-signed one, made now and replaced before it expires (pages then pin its
    * hash, as {@link RelayServer.addr} gives it).
    */
-  certificate?: { certFile: string; keyFile: string } | Certificate
+  certificate?:
+    | {
+        /** The certificate chain, PEM. */
+        certFile: string
+        /** Its private key, PEM. */
+        keyFile: string
+      }
+    | Certificate
 }
 
 /** What the HTTP port's `/relay` answers, and `ferry relay --json` prints. */

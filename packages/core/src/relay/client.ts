@@ -29,14 +29,28 @@ import { VirtualSession, type VirtualSessionHost, writeHeader } from './virtual-
 
 /** Where an endpoint stands with its relay. */
 export type RelayState =
-  /** Dialing and registering; `attempt` counts from 0 since the last success. */
-  | { state: 'connecting'; attempt: number }
-  /** Registered: reachable by EndpointId through the relay. */
-  | { state: 'online' }
-  /** Not connected; the next attempt is in `retryInMs`. */
-  | { state: 'offline'; error: unknown; retryInMs: number }
-  /** Closed for good (the endpoint closed). */
-  | { state: 'closed' }
+  | {
+      /** Dialing and registering. */
+      state: 'connecting'
+      /** Attempts since the last success, from 0. */
+      attempt: number
+    }
+  | {
+      /** Registered: reachable by EndpointId through the relay. */
+      state: 'online'
+    }
+  | {
+      /** Not connected, waiting to try again. */
+      state: 'offline'
+      /** Why the last attempt failed or the session ended (a `RelayError` when the relay said). */
+      error: unknown
+      /** When the next attempt starts, in ms from now. */
+      retryInMs: number
+    }
+  | {
+      /** Closed for good (the endpoint closed). */
+      state: 'closed'
+    }
 
 /** Options of {@link RelayClient}. */
 export interface RelayClientOptions {

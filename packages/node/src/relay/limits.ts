@@ -42,7 +42,12 @@ export interface RelayLimitOptions {
    */
   maxSessionsPerAddress?: number
   /** New sessions a second from one address, and the burst. Default 20 a second, burst 40. */
-  sessionRate?: { perSecond?: number; burst?: number }
+  sessionRate?: {
+    /** Sessions a second. */
+    perSecond?: number
+    /** Sessions at once after a quiet while. */
+    burst?: number
+  }
   /** Virtual connections a client has at once, dialed or accepted. Default 256. */
   maxConnectionsPerClient?: number
   /** Spliced streams a client is an end of at once. Default 1024. */
@@ -52,7 +57,7 @@ export interface RelayLimitOptions {
    * `Infinity` (no limit, as iroh-relay's default): an operator sets it for the relay's uplink.
    */
   bytesPerSecond?: number
-  /** The burst of {@link RelayLimitOptions.bytesPerSecond}. Default twice the rate. */
+  /** The burst of `bytesPerSecond`: bytes at once after a quiet while. Default twice the rate. */
   bytesBurst?: number
   /**
    * A registered session with no virtual connection that sends no control message for this
@@ -63,7 +68,10 @@ export interface RelayLimitOptions {
    * The ALPNs the relay carries. Without it, all. With it, a CONNECT whose offer has none of
    * them is refused with `ALPN_NOT_ALLOWED`, and the target sees only the allowed ones.
    */
-  alpns?: { allow?: string[] }
+  alpns?: {
+    /** The ALPNs carried; leave out for all. */
+    allow?: string[]
+  }
   /**
    * Quotas by ALPN. A connection is charged to the first allowed ALPN of its offer (which is
    * the one `bytesByAlpn` counts it under too).
