@@ -2,11 +2,14 @@
  * Browsers reaching each other through a relay started by `ferry relay`: two browser contexts
  * (so two identities, each kept in its context's IndexedDB) register with the fixture's relay
  * (`e2e/relay/main.ts`) and connect by EndpointId alone; a browser dials the fixture's Node
- * endpoint, which does not listen; and a dial to an id nobody registered fails at once.
+ * endpoint, which does not listen; a dial to an id nobody registered fails at once; and the
+ * relay process is killed and started again (same key file, so same id and certificate) while
+ * two pages are on it: they come back online by themselves and connect again, without a reload.
  */
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test'
 import type {
   DialResult,
+  RelayAddress,
   RelayE2ePage,
   RelayFixture,
   ServedConnection,
@@ -63,6 +66,31 @@ async function closedServedFrom(page: Page, peer: string): Promise<ServedConnect
     peer,
   )
   return (await handle.jsonValue()) as ServedConnection
+}
+
+/** The relay states `page`'s endpoint went through so far. */
+async function relayStates(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    (window as unknown as { relayE2e: RelayE2ePage }).relayE2e.relayStates(),
+  )
+}
+
+/**
+ * Waits until `page`'s endpoint, after the first `seen` relay states, lost its relay session
+ * (some state other than online) and is online again, by itself.
+ */
+async function backOnline(page: Page, seen: number): Promise<string[]> {
+  const handle = await page.waitForFunction(
+    (seen) => {
+      const e2e = (window as unknown as { relayE2e: RelayE2ePage }).relayE2e
+      const since = e2e.relayStates().slice(seen)
+      const lost = since.some((state) => state !== 'online')
+      return lost && since.at(-1) === 'online' && e2e.relayState() === 'online' && since
+    },
+    seen,
+    { timeout: 90_000 },
+  )
+  return (await handle.jsonValue()) as string[]
 }
 
 function expectSteps(result: DialResult, remoteId: string, steps: StepsOptions): void {
@@ -139,5 +167,39 @@ test.describe('browsers through `ferry relay`', () => {
       (window as unknown as { relayE2e: RelayE2ePage }).relayE2e.dialOffline(),
     )
     expect(result.error).toMatchObject({ name: 'RelayError', code: 'OFFLINE' })
+  })
+
+  // Last: the relay it restarts is the one the other tests use.
+  test('the relay process is killed and restarted: both pages come back online by themselves and connect again by EndpointId', async ({
+    browser,
+  }) => {
+    const [a, b] = await Promise.all([onlinePeer(browser), onlinePeer(browser)])
+    const seen = await Promise.all([relayStates(a.page), relayStates(b.page)])
+    expect(seen.map((states) => states.at(-1))).toEqual(['online', 'online'])
+
+    // SIGKILL: the relay says no goodbye; the pages find out from the transport.
+    const response = await fetch(new URL('/restart-relay', fixture().pagesUrl), { method: 'POST' })
+    expect(response.status).toBe(200)
+    const restarted = (await response.json()) as RelayAddress
+    // Same key file: same id, same certificate, so the hashes the pages pinned still hold.
+    const { url, id, certHashes } = restarted
+    expect({ url, id, certHashes }).toEqual(fixture().relay)
+
+    const [aSince, bSince] = await Promise.all([
+      backOnline(a.page, seen[0].length),
+      backOnline(b.page, seen[1].length),
+    ])
+    console.log(`after the restart: a ${aSince.join(' → ')}; b ${bSince.join(' → ')}`)
+
+    const steps: StepsOptions = { text: 'after the restart', hashBytes: 1 * MiB, seed: 4 }
+    const result = await dial(a.page, b.id, steps, 9, 'restarted')
+    expectSteps(result, b.id, steps)
+    expect(result.closed).toEqual({ code: 9, reason: 'restarted', remote: false })
+    expect(await closedServedFrom(b.page, a.id)).toEqual({
+      peer: a.id,
+      path: 'relay',
+      closed: { code: 9, reason: 'restarted', remote: true },
+      errors: [],
+    })
   })
 })

@@ -10,6 +10,8 @@ import type { DialResult, ErrorResult, RelayAddress, RelayE2ePage } from './type
 
 const protocol = new RelayE2eProtocol()
 let endpoint: Endpoint | undefined
+/** Each relay state the endpoint went through, in order (`onRelayState`). */
+const relayStates: string[] = []
 
 function errorResult(e: unknown): ErrorResult {
   if (!(e instanceof Error)) return { name: typeof e, message: String(e) }
@@ -27,6 +29,7 @@ const page: RelayE2ePage = {
     // The identity is this origin's, from IndexedDB: each browser context is its own endpoint.
     endpoint = await Endpoint.create({
       relay: { url: relay.url, certHashes: relay.certHashes.map(hexBytes) },
+      onRelayState: (state) => relayStates.push(state.state),
     })
     Router.builder(endpoint).accept(RELAY_E2E_ALPN, protocol).spawn()
     await endpoint.online()
@@ -35,6 +38,14 @@ const page: RelayE2ePage = {
 
   served() {
     return protocol.served
+  },
+
+  relayStates() {
+    return relayStates
+  },
+
+  relayState() {
+    return started().relayState?.state ?? 'none'
   },
 
   async dial(id, steps, code, reason): Promise<DialResult> {

@@ -89,6 +89,10 @@ export interface RelayE2ePage {
   start(relay: RelayAddress): Promise<string>
   /** The connections served so far. */
   served(): ServedConnection[]
+  /** Each relay state the endpoint went through (`connecting`, `online`, …), in order. */
+  relayStates(): string[]
+  /** The endpoint's relay state now (`endpoint.relayState.state`). */
+  relayState(): string
   /** Dials `id` by EndpointId, runs the steps, closes with `code` and `reason`. */
   dial(id: string, steps: StepsOptions, code: number, reason: string): Promise<DialResult>
   /** Dials a freshly made EndpointId that nobody registered: the error it fails with. */

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs'
-import { type FileHandle, link, open, unlink } from 'node:fs/promises'
+import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { DecodeError, FerryError, SecretKey } from '@ferry/core'
 import { base32Decode, base32Encode } from '@ferry/core/internal'
@@ -72,6 +72,30 @@ export async function loadOrCreateKeyFile(path: string): Promise<SecretKey> {
  */
 export async function loadKeyFile(path: string): Promise<SecretKey> {
   checkPath(path)
+  const bytes = await _readPrivateFile(path, maxKeyFileBytes)
+  try {
+    if (bytes.length === 0) {
+      throw new KeyFileError(
+        'EMPTY',
+        `${path} is empty: its creation was interrupted before it held a key; delete it`,
+      )
+    }
+    return await parseKey(bytes, path)
+  } finally {
+    bytes.fill(0)
+  }
+}
+
+/**
+ * Reads a file that only its owner may read (a key file, or a private key beside one), with
+ * the checks {@link loadKeyFile} describes, and at most `maxBytes` of it. For `@ferry/node`'s
+ * own files, not part of the package's API. The bytes are the caller's: zero them after use
+ * when they are secret.
+ * @throws {KeyFileError} `SYMLINK`, `NOT_A_FILE`, `NOT_OWNED`, `UNPROTECTED` as
+ *   {@link loadKeyFile}; `MALFORMED` if the file is larger than `maxBytes`.
+ * @throws {Error} the file system's error (`ENOENT` and others) if it cannot be opened.
+ */
+export async function _readPrivateFile(path: string, maxBytes: number): Promise<Uint8Array> {
   let file: FileHandle
   try {
     // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
@@ -91,13 +115,13 @@ export async function loadKeyFile(path: string): Promise<SecretKey> {
     throw e
   }
   try {
-    return await readKey(file, path)
+    return await readChecked(file, path, maxBytes)
   } finally {
     await file.close()
   }
 }
 
-async function readKey(file: FileHandle, path: string): Promise<SecretKey> {
+async function readChecked(file: FileHandle, path: string, maxBytes: number): Promise<Uint8Array> {
   const stats = await file.stat()
   if (!stats.isFile()) throw new KeyFileError('NOT_A_FILE', `${path} is not a regular file`)
   const uid = process.getuid?.()
@@ -110,31 +134,27 @@ async function readKey(file: FileHandle, path: string): Promise<SecretKey> {
       `${path} is open to others (mode ${(stats.mode & 0o777).toString(8)}); chmod 600 it`,
     )
   }
-  if (stats.size > maxKeyFileBytes) {
-    throw new KeyFileError('MALFORMED', `${path} is ${stats.size} bytes, no key file is`)
+  if (stats.size > maxBytes) {
+    throw new KeyFileError('MALFORMED', `${path} is ${stats.size} bytes, over ${maxBytes}`)
   }
   // One byte over the limit, to notice a file that grew after the fstat.
-  const bytes = new Uint8Array(maxKeyFileBytes + 1)
+  const bytes = new Uint8Array(maxBytes + 1)
+  let length = 0
   try {
-    let length = 0
     while (length < bytes.length) {
       const { bytesRead } = await file.read(bytes, length, bytes.length - length, length)
       if (bytesRead === 0) break
       length += bytesRead
     }
-    if (length === 0) {
-      throw new KeyFileError(
-        'EMPTY',
-        `${path} is empty: its creation was interrupted before it held a key; delete it`,
-      )
-    }
-    if (length > maxKeyFileBytes) {
-      throw new KeyFileError('MALFORMED', `${path} is over ${maxKeyFileBytes} bytes`)
-    }
-    return await parseKey(bytes.subarray(0, length), path)
-  } finally {
+  } catch (e) {
     bytes.fill(0)
+    throw e
   }
+  if (length > maxBytes) {
+    bytes.fill(0)
+    throw new KeyFileError('MALFORMED', `${path} is over ${maxBytes} bytes`)
+  }
+  return bytes.subarray(0, length)
 }
 
 async function parseKey(bytes: Uint8Array, path: string): Promise<SecretKey> {
@@ -164,38 +184,75 @@ async function createKeyFile(path: string): Promise<SecretKey> {
   const seed = fresh.toBytes()
   const line = `${prefix}${base32Encode(seed)}\n`
   seed.fill(0)
-  const directory = dirname(path)
+  const temp = await writeTemp(path, line)
+  let linked: boolean
+  try {
+    // Unlike rename(), link() never replaces: if another creator got there first, EEXIST.
+    linked = await linkUnlessExists(temp, path)
+  } catch (e) {
+    await removeAfter(e, temp)
+    throw e
+  }
+  await unlink(temp)
+  // The winner makes its link durable before it returns the key; a loser too, before it
+  // returns the winner's key, in case the winner crashed before its own sync.
+  await syncDirectory(dirname(path))
+  return linked ? fresh : loadKeyFile(path)
+}
+
+/**
+ * Replaces the file at `path` with `data`, atomically and durably, mode 0600: written to a
+ * temporary file beside it, synced, renamed over it, the directory synced. A crash leaves the
+ * old file or the new one whole (and at worst a `.<name>.<random>.tmp` file). For
+ * `@ferry/node`'s own files, not part of the package's API; unlike a key file, which is never
+ * replaced, for files that may be made again (a certificate kept beside a key file).
+ * @throws {TypeError} if `path` is not a non-empty string.
+ * @throws {Error} the file system's error.
+ */
+export async function _writePrivateFile(path: string, data: string): Promise<void> {
+  checkPath(path)
+  const temp = await writeTemp(path, data)
+  try {
+    // rename() does not follow a symbolic link at `path`: it replaces the link itself.
+    await rename(temp, path)
+  } catch (e) {
+    await removeAfter(e, temp)
+    throw e
+  }
+  await syncDirectory(dirname(path))
+}
+
+/** Writes `data` to a fresh `.<name>.<random>.tmp` beside `path`, mode 0600, synced. */
+async function writeTemp(path: string, data: string): Promise<string> {
   const nonce = base32Encode(crypto.getRandomValues(new Uint8Array(10)))
-  const temp = join(directory, `.${basename(path)}.${nonce}.tmp`)
+  const temp = join(dirname(path), `.${basename(path)}.${nonce}.tmp`)
   // O_EXCL: a fresh file of ours, never an existing one or the target of a symbolic link.
   const file = await open(
     temp,
     constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
     0o600,
   )
-  let linked: boolean
   try {
     try {
       // The umask may have taken bits from 0600; the file must be exactly 0600 either way.
       await file.chmod(0o600)
-      await file.writeFile(line)
+      await file.writeFile(data)
       await file.sync()
     } finally {
       await file.close()
     }
-    // Unlike rename(), link() never replaces: if another creator got there first, EEXIST.
-    linked = await linkUnlessExists(temp, path)
   } catch (e) {
-    await unlink(temp).catch((cleanup: unknown) => {
-      throw new AggregateError([e, cleanup], `${temp} could not be removed after an error`)
-    })
+    await removeAfter(e, temp)
     throw e
   }
-  await unlink(temp)
-  // The winner makes its link durable before it returns the key; a loser too, before it
-  // returns the winner's key, in case the winner crashed before its own sync.
-  await syncDirectory(directory)
-  return linked ? fresh : loadKeyFile(path)
+  return temp
+}
+
+/** Removes `temp` after `error`; if that fails too, throws both. */
+async function removeAfter(error: unknown, temp: string): Promise<void> {
+  await unlink(temp).catch((cleanup: unknown) => {
+    throw new AggregateError([error, cleanup], `${temp} could not be removed after an error`)
+  })
 }
 
 async function linkUnlessExists(from: string, to: string): Promise<boolean> {

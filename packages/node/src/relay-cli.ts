@@ -1,8 +1,16 @@
 /** `ferry relay`: runs a relay server until SIGINT or SIGTERM. */
+import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { PublicKey } from '@ferry/core'
-import { RelayServer, type RelayServerOptions } from './relay-server.js'
+import {
+  type Certificate,
+  MAX_VALIDITY_DAYS,
+  certificateHash,
+  createCertificate,
+} from '@ferry/webtransport-node'
+import { _readPrivateFile, _writePrivateFile } from './keyfile.js'
+import { type RelayInfo, RelayServer, type RelayServerOptions } from './relay-server.js'
 
 const usage = `usage: ferry relay [options]
 
@@ -15,7 +23,9 @@ options:
   --http-port PORT   TCP port for /health, /metrics and /relay (default: the UDP port)
   --cert FILE        serve this certificate (PEM; with --key) instead of a self-signed one
   --key FILE         the certificate's private key (PEM)
-  --key-file FILE    keep the relay's identity in FILE (created with mode 0600 if missing)
+  --key-file FILE    keep the relay's identity in FILE (created with mode 0600 if missing),
+                     and its self-signed certificate in FILE.cert.pem, so a restarted relay
+                     presents the same hash (a new one is made a day before it expires)
   --allow FILE       accept only the EndpointIds listed in FILE (one per line, # comments)
   --deny FILE        refuse the EndpointIds listed in FILE
   --token TOKEN      accept only clients that present TOKEN
@@ -26,6 +36,81 @@ It prints its URL, EndpointId and, for a self-signed certificate, the hashes pag
 (also served at http://HOST:HTTP-PORT/relay). SIGINT or SIGTERM tells the clients it is
 going away (they reconnect at once) and stops it.
 `
+
+const DAY_MS = 24 * 60 * 60 * 1000
+
+/** A kept certificate is served while it has at least this long left; then a new one is made. */
+const minRemainingMs = DAY_MS
+
+/** A certificate file holds two PEM blocks of an ECDSA P-256 key: far below this. */
+const maxCertificateFileBytes = 16 * 1024
+
+/** Where `--key-file FILE` keeps the self-signed certificate: beside FILE, its key with it. */
+function certificateFileOf(keyFile: string): string {
+  return `${keyFile}.cert.pem`
+}
+
+/**
+ * The self-signed certificate kept in `file` (certificate and private key, PEM), when it is
+ * whole and valid from now for at least {@link minRemainingMs}; otherwise a new one, stored
+ * there (mode 0600, replaced atomically) before it is returned; with `renew`, a new one at once.
+ * @throws {KeyFileError} when `file` is not safe to read (see `loadKeyFile`): it is refused,
+ *   as the key file would be, rather than replaced.
+ */
+async function loadOrCreateCertificate(file: string, renew = false): Promise<Certificate> {
+  if (!renew) {
+    const kept = await loadCertificateFile(file)
+    if (typeof kept !== 'string') return kept
+    if (kept !== 'missing') process.stderr.write(`ferry relay: ${file} ${kept}; making a new one\n`)
+  }
+  const fresh = await createCertificate()
+  await _writePrivateFile(file, fresh.certPem + fresh.keyPem)
+  return fresh
+}
+
+/** The certificate in `file`, or why there is none to serve (`'missing'` if no file). */
+async function loadCertificateFile(file: string): Promise<Certificate | string> {
+  let bytes: Uint8Array
+  try {
+    bytes = await _readPrivateFile(file, maxCertificateFileBytes)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'missing'
+    throw e
+  }
+  let text: string
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    return 'is not text'
+  } finally {
+    bytes.fill(0)
+  }
+  const certPem = /-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----\n?/.exec(text)?.[0]
+  const keyPem = /-----BEGIN PRIVATE KEY-----[^-]*-----END PRIVATE KEY-----\n?/.exec(text)?.[0]
+  if (certPem === undefined || keyPem === undefined) {
+    return 'does not hold a certificate and its private key'
+  }
+  let x509: X509Certificate
+  try {
+    x509 = new X509Certificate(certPem)
+    if (!x509.checkPrivateKey(createPrivateKey(keyPem))) return 'holds a key of another certificate'
+  } catch (e) {
+    return `does not hold a usable certificate (${(e as Error).message})`
+  }
+  const notBefore = new Date(x509.validFrom)
+  const notAfter = new Date(x509.validTo)
+  const now = Date.now()
+  if (notAfter.getTime() - now < minRemainingMs) return `expires at ${notAfter.toISOString()}`
+  // Browsers pin only certificates valid for 14 days at most, and from now.
+  if (
+    notBefore.getTime() > now ||
+    notAfter.getTime() - notBefore.getTime() > MAX_VALIDITY_DAYS * DAY_MS
+  ) {
+    return 'holds a certificate browsers would not pin'
+  }
+  const hash = await certificateHash(certPem)
+  return { certPem, keyPem, hash, hashHex: Buffer.from(hash).toString('hex'), notBefore, notAfter }
+}
 
 /** A list of EndpointIds, one per line; blank lines and `#` comments are skipped. */
 async function readIds(file: string): Promise<PublicKey[]> {
@@ -101,19 +186,66 @@ export async function relayCommand(argv: string[]): Promise<number> {
     process.stderr.write(`ferry relay: ${(error as Error).message}\n${usage}`)
     return 2
   }
-  let server: RelayServer
-  try {
-    server = await RelayServer.start({
-      ...options,
-      onError: () => {
-        // Refused clients and broken streams are the relay's daily work, not news.
-      },
-    })
-  } catch (error) {
-    process.stderr.write(`ferry relay: ${(error as Error).message}\n`)
-    return 1
+  // With a key file and no --cert, the self-signed certificate is kept beside the key file, so
+  // a restarted relay presents the hash pages pinned. It is not rotated while it is served (a
+  // given certificate never is), so the relay renews it itself a day before it expires.
+  const certificateFile =
+    options.keyFile !== undefined && options.certificate === undefined
+      ? certificateFileOf(options.keyFile)
+      : undefined
+  const start = async (renew = false): Promise<RelayServer | undefined> => {
+    try {
+      if (certificateFile !== undefined) {
+        options.certificate = await loadOrCreateCertificate(certificateFile, renew)
+      }
+      const server = await RelayServer.start({
+        ...options,
+        onError: () => {
+          // Refused clients and broken streams are the relay's daily work, not news.
+        },
+      })
+      print(server.info(), json)
+      return server
+    } catch (error) {
+      process.stderr.write(`ferry relay: ${(error as Error).message}\n`)
+      return undefined
+    }
   }
-  const info = server.info()
+  let server = await start()
+  if (!server) return 1
+  const stopped = new Promise<'stop'>((resolve) => {
+    process.once('SIGINT', () => resolve('stop'))
+    process.once('SIGTERM', () => resolve('stop'))
+  })
+  for (;;) {
+    const certificate = options.certificate
+    let renewal: NodeJS.Timeout | undefined
+    const renew =
+      certificateFile !== undefined && certificate !== undefined && !('certFile' in certificate)
+        ? new Promise<'renew'>((resolve) => {
+            const at = certificate.notAfter.getTime() - minRemainingMs
+            // setTimeout holds at most 2^31-1 ms (24.8 days); a certificate lives 14 at most.
+            const delay = Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1))
+            renewal = setTimeout(() => resolve('renew'), delay)
+          })
+        : new Promise<never>(() => {})
+    const next = await Promise.race([stopped, renew])
+    clearTimeout(renewal)
+    // The same ports again (they may have been 0): clients reconnect at once, told it is
+    // going away, to a certificate they must learn anew (from /relay) if they pinned the old.
+    options.port = server.port
+    const http = server.httpUrl
+    if (http !== undefined) options.httpPort = Number(new URL(http).port)
+    await server.close()
+    if (next === 'stop') return 0
+    const restarted = await start(true)
+    if (!restarted) return 1
+    server = restarted
+  }
+}
+
+/** Prints the relay's address: one JSON line, or one line per fact. */
+function print(info: RelayInfo, json: boolean): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(info)}\n`)
   } else {
@@ -122,10 +254,4 @@ export async function relayCommand(argv: string[]): Promise<number> {
     for (const hash of info.certHashes) process.stdout.write(`cert-hash ${hash}\n`)
     if (info.http) process.stdout.write(`http ${info.http}\n`)
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
-  await server.close()
-  return 0
 }
