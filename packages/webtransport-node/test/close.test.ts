@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { ConnectionClosedError, H3, WebTransportError } from '../src/index.js'
 import type { WebTransport, WebTransportServer, WebTransportSession } from '../src/index.js'
 import { encodeCloseSession } from '../src/wt/capsules.js'
+import { QuicEndpoint } from '../src/quic/endpoint.js'
 import { dial, startServer } from './helpers.js'
 
 let server: WebTransportServer
@@ -124,5 +125,17 @@ describe('connection close codes (RFC 9114 §9)', () => {
     )
     expect(error).toBeInstanceOf(WebTransportError)
     expect((error as WebTransportError).cause).toMatchObject({ app: false, code: 0xa, by: 'peer' })
+  })
+})
+
+describe('a closed QUIC endpoint', () => {
+  it('drops what a connection still sends after the socket closed, instead of throwing', async () => {
+    const endpoint = await QuicEndpoint.bind({ host: '127.0.0.1' })
+    // Any address: nothing is listening there, and nothing needs to.
+    const to = { host: '127.0.0.1', port: 9 }
+    endpoint.sendPacket(new Uint8Array(10), to)
+    await endpoint.close(0)
+    // A late timer's packet: Node's dgram would throw ERR_SOCKET_DGRAM_NOT_RUNNING.
+    expect(() => endpoint.sendPacket(new Uint8Array(10), to)).not.toThrow()
   })
 })

@@ -115,6 +115,9 @@ export class QuicEndpoint implements QuicHost {
   }
 
   sendPacket(data: Uint8Array, to: HostPort): void {
+    // A connection's timer may still fire after the socket closed (its grace ran out first):
+    // what it would send has nowhere to go, and must not throw out of a timer.
+    if (this.socketClosed) return
     this.socket.send(data, to.port, to.host)
   }
 
@@ -139,6 +142,8 @@ export class QuicEndpoint implements QuicHost {
   }
 
   private drained: (() => void) | undefined
+  /** Set as the socket closes; nothing is sent after. */
+  private socketClosed = false
 
   /**
    * Stops accepting, waits up to `graceMs` for the connections to finish closing (callers close
@@ -156,6 +161,7 @@ export class QuicEndpoint implements QuicHost {
         }
       })
     }
+    this.socketClosed = true
     await new Promise<void>((resolve) => this.socket.close(() => resolve()))
   }
 
