@@ -4,9 +4,7 @@
  * `window.ferryRelayBench` ({@link RelayBenchPage}); every time is measured here, with
  * `performance.now()`, so each path is timed by the same clock the same way.
  */
-// By path: `@ferry/browser` is not a dependency of the bench package. Vite serves it from its
-// sources, as it would through the `@ferry/source` condition.
-import { type Connection, Endpoint, Router } from '../../packages/browser/src/index.js'
+import { type Connection, Endpoint, Router } from '@ferry/browser'
 import {
   BENCH_RELAY_ALPN,
   BenchRelayProtocol,

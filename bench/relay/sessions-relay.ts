@@ -8,7 +8,6 @@
  */
 import { createInterface } from 'node:readline'
 import { RelayServer, type RelayInfo } from '@ferry/node'
-import { WebTransportServer } from '@ferry/webtransport-node'
 
 /** What a `mem` line answers: `process.memoryUsage()` after a full collection, in bytes. */
 export interface RelayMemory {
@@ -21,11 +20,7 @@ export interface RelayMemory {
 const perAddress = 100_000
 
 async function main(): Promise<void> {
-  // `RelayServer` has no option for the QUIC layer's cap of 64 connections from one address
-  // (`maxConnectionsPerAddress`), so its listen gets it here.
-  const listen = WebTransportServer.listen.bind(WebTransportServer)
-  WebTransportServer.listen = (options) =>
-    listen({ ...options, maxConnections: perAddress, maxConnectionsPerAddress: perAddress })
+  // The per-address limits follow maxSessionsPerAddress down to the QUIC layer.
   const server = await RelayServer.start({
     maxSessionsPerAddress: perAddress,
     sessionRate: { perSecond: perAddress, burst: perAddress },

@@ -24,6 +24,13 @@ export interface RelayServerOptions extends Omit<RelayOptions, 'secretKey'> {
   httpPort?: number | null
   /** Host names or addresses to publish in the relay's URL. Default: `host`, or `127.0.0.1`. */
   advertise?: string[]
+  /**
+   * QUIC connections the relay takes at once, and from one IP address; past either, a client
+   * is refused at once. Default: `maxSessions` and `maxSessionsPerAddress` (10 000 and 64).
+   */
+  maxConnections?: number
+  /** See {@link RelayServerOptions.maxConnections}. */
+  maxConnectionsPerAddress?: number
   /** The relay's identity. Default: from `keyFile`, else a fresh one for this process. */
   secretKey?: SecretKey
   /** A file holding the relay's identity; created (mode 0600) with a fresh key if missing. */
@@ -87,7 +94,15 @@ export class RelayServer {
     // Pinned: self-signed, made here or given as such (a file's certificate is trusted).
     const pinned = !(given && 'certFile' in given)
     const transport = new NodeTransport(
-      { host, port: options.port ?? 0, advertise: options.advertise, certificate },
+      {
+        host,
+        port: options.port ?? 0,
+        advertise: options.advertise,
+        certificate,
+        maxConnections: options.maxConnections ?? quicLimit(options.maxSessions, 10_000),
+        maxConnectionsPerAddress:
+          options.maxConnectionsPerAddress ?? quicLimit(options.maxSessionsPerAddress, 64),
+      },
       options.onError ?? (() => {}),
     )
     const server = new RelayServer(relay, transport, host, pinned)
@@ -184,6 +199,12 @@ export class RelayServer {
       send(404, 'text/plain; charset=utf-8', 'not found\n')
     }
   }
+}
+
+/** A relay limit as a QUIC limit: `fallback` when unset, and no limit for `Infinity`. */
+function quicLimit(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  return Number.isFinite(value) ? value : Number.MAX_SAFE_INTEGER
 }
 
 /** A certificate and its key from PEM files, with what ferry needs to know of it. */

@@ -36,6 +36,10 @@ export interface ListenOptions {
    * `rotateCertificate()` still replaces it with a fresh one).
    */
   certificate?: Certificate
+  /** QUIC connections at once; past it, new clients are refused at once. Default 1024. */
+  maxConnections?: number
+  /** QUIC connections at once from one IP address, refused the same way past it. Default 64. */
+  maxConnectionsPerAddress?: number
 }
 
 /**
@@ -79,6 +83,8 @@ export class NodeTransport implements Transport {
       host: this.options.host ?? '127.0.0.1',
       port: this.options.port ?? 0,
       certificate: this.certificate,
+      maxConnections: this.options.maxConnections,
+      maxConnectionsPerAddress: this.options.maxConnectionsPerAddress,
     })
     this.server = server
     server.route(ferryPath, {
