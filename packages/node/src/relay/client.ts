@@ -129,6 +129,10 @@ export class Client {
   streams = 0
   /** The token its AUTH carried, to check it again when the access policy changes. */
   token: string | undefined
+  /** The bucket of the streams the relay takes from this client (one token a stream). */
+  streamBucket: TokenBucket | undefined
+  /** Aborted when the session ends: whatever waits on the client's behalf stops. */
+  readonly stop = new AbortController()
   /** Runs while the session has no connection (see `RelayLimitOptions.idleTimeoutMs`). */
   idleTimer: ReturnType<typeof setTimeout> | undefined
   #datagrams: WritableStreamDefaultWriter<Uint8Array> | undefined

@@ -358,6 +358,32 @@ describe('Relay limits: streams and bytes', () => {
     expect(fixture.relay.metrics().bytes).toMatchObject({ fromClients: 64 * 1024 + 3000 })
   })
 
+  it('paces a client above its stream rate: later streams wait (none refused), then go through', async () => {
+    const { clock, advance } = manualClock()
+    const fixture = await startRelay({ streamRate: { perSecond: 1000, burst: 3 }, _clock: clock })
+    const a = await RawClient.register(fixture)
+    const b = await RawClient.register(fixture)
+    // The CONNECT takes one token; two STREAMs take the rest of the burst.
+    await connect(a, b, 0)
+    const opened = await Promise.all(
+      Array.from({ length: 5 }, () => a.openUni({ kind: 'stream', conn: 0 }, utf8.encode('x'))),
+    )
+    expect(opened).toHaveLength(5)
+    for (let i = 0; i < 2; i++) await b.acceptUni()
+    await fixture.network.settle()
+    expect(fixture.relay.metrics().streams).toBe(3)
+    // Each millisecond is one more stream; none was refused.
+    advance(1)
+    await b.acceptUni()
+    await fixture.network.settle()
+    expect(fixture.relay.metrics().streams).toBe(4)
+    advance(2)
+    for (let i = 0; i < 2; i++) await b.acceptUni()
+    expect(fixture.relay.metrics().refusals.TOO_MANY_STREAMS).toBe(0)
+    // Another client's streams are its own affair.
+    await checkPairWorks(fixture, 0)
+  })
+
   it('drops datagrams above a client byte rate and counts them', async () => {
     const { clock } = manualClock()
     const fixture = await startRelay({ bytesPerSecond: 1000, bytesBurst: 2500, _clock: clock })

@@ -53,6 +53,18 @@ export interface RelayLimitOptions {
   /** Spliced streams a client is an end of at once. Default 1024. */
   maxStreamsPerClient?: number
   /**
+   * New streams a second the relay takes from one client, and the burst. Past it the relay
+   * takes the client's next stream only when the rate allows: the client waits (QUIC's stream
+   * credit holds it back), nothing is refused, and its flood of streams costs others little.
+   * Default 100 a second, burst 200.
+   */
+  streamRate?: {
+    /** Streams a second. */
+    perSecond?: number
+    /** Streams at once after a quiet while. */
+    burst?: number
+  }
+  /**
    * Bytes a second the relay forwards from one client (streams and datagrams). Default
    * `Infinity` (no limit, as iroh-relay's default): an operator sets it for the relay's uplink.
    */
@@ -161,6 +173,8 @@ export class RelayLimits {
   readonly #maxStreams: number
   readonly #bytesPerSecond: number
   readonly #bytesBurst: number
+  readonly #streamsPerSecond: number
+  readonly #streamBurst: number
   readonly #allow: Set<string> | undefined
   readonly #alpns = new Map<string, AlpnState>()
   readonly #addresses = new Map<string, { sessions: number; bucket: TokenBucket }>()
@@ -205,6 +219,8 @@ export class RelayLimits {
     )
     this.#bytesPerSecond = rate(options.bytesPerSecond, defaults.bytesPerSecond, 'bytesPerSecond')
     this.#bytesBurst = rate(options.bytesBurst, 2 * this.#bytesPerSecond, 'bytesBurst')
+    this.#streamsPerSecond = rate(options.streamRate?.perSecond, 100, 'streamRate.perSecond')
+    this.#streamBurst = rate(options.streamRate?.burst, 200, 'streamRate.burst')
     this.idleTimeoutMs = rate(options.idleTimeoutMs, defaults.idleTimeoutMs, 'idleTimeoutMs')
     if (this.idleTimeoutMs !== Infinity && this.idleTimeoutMs > maxTimerMs) {
       throw new RangeError(`options.idleTimeoutMs must be at most ${maxTimerMs} or Infinity`)
@@ -222,6 +238,11 @@ export class RelayLimits {
         bucket: bytes === Infinity ? undefined : new TokenBucket(bytes, 2 * bytes, this.clock),
       })
     }
+  }
+
+  /** A new client's bucket of streams. */
+  streamBucket(): TokenBucket {
+    return new TokenBucket(this.#streamsPerSecond, this.#streamBurst, this.clock)
   }
 
   /** A new client's byte bucket. */

@@ -56,6 +56,7 @@ import type { RelayMetrics } from './metrics.js'
 import { readDatagrams } from './datagrams.js'
 import { pump, splice, writeHeader } from './splice.js'
 import { AddrRecords } from './records.js'
+import { waitForTokens } from './token-bucket.js'
 
 /** Options of a {@link Relay}: its identity, timeouts, and limits (see `limits.ts`). */
 export interface RelayOptions extends RelayLimitOptions {
@@ -235,6 +236,10 @@ export class Relay {
       for (;;) {
         const { done, value: stream } = await reader.read()
         if (done) return
+        // Past its stream rate, the client's next stream waits here, and the ones after it
+        // in the transport (whose stream credit then holds the client back).
+        if (!(await this.#paceStreams(client)))
+          return cancelStream(stream.readable, stream.writable)
         if (!client.sawControl) {
           client.sawControl = true
           void this.#runControl(client, stream)
@@ -255,12 +260,26 @@ export class Relay {
       for (;;) {
         const { done, value: readable } = await reader.read()
         if (done) return
+        if (!(await this.#paceStreams(client))) return cancelStream(readable, undefined)
         if (!client.registered || client.ended) cancelStream(readable, undefined)
         else void this.#route(client, readable, undefined)
       }
     } catch {
       // As in #acceptBidi.
     }
+  }
+
+  /**
+   * Waits until a registered client's stream rate allows one more stream, and takes it (the
+   * control stream and streams before READY are not paced). Resolves `false` once the client
+   * has ended.
+   */
+  async #paceStreams(client: Client): Promise<boolean> {
+    if (!client.registered) return !client.ended
+    client.streamBucket ??= this.#limits.streamBucket()
+    if (!(await waitForTokens([client.streamBucket], client.stop.signal))) return false
+    client.streamBucket.charge(1)
+    return true
   }
 
   /** Closes `client`'s session with `code`, telling `onError` why. */
@@ -283,6 +302,7 @@ export class Relay {
   #end(client: Client): void {
     if (client.ended) return
     client.ended = true
+    client.stop.abort()
     clearTimeout(client.authTimer)
     clearTimeout(client.idleTimer)
     this.#sessions.delete(client)
