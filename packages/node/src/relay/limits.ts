@@ -56,7 +56,7 @@ export interface RelayLimitOptions {
    * New streams a second the relay takes from one client, and the burst. Past it the relay
    * takes the client's next stream only when the rate allows: the client waits (QUIC's stream
    * credit holds it back), nothing is refused, and its flood of streams costs others little.
-   * Default 100 a second, burst 200.
+   * Default 20 a second, burst 100.
    */
   streamRate?: {
     /** Streams a second. */
@@ -219,8 +219,8 @@ export class RelayLimits {
     )
     this.#bytesPerSecond = rate(options.bytesPerSecond, defaults.bytesPerSecond, 'bytesPerSecond')
     this.#bytesBurst = rate(options.bytesBurst, 2 * this.#bytesPerSecond, 'bytesBurst')
-    this.#streamsPerSecond = rate(options.streamRate?.perSecond, 100, 'streamRate.perSecond')
-    this.#streamBurst = rate(options.streamRate?.burst, 200, 'streamRate.burst')
+    this.#streamsPerSecond = rate(options.streamRate?.perSecond, 20, 'streamRate.perSecond')
+    this.#streamBurst = rate(options.streamRate?.burst, 100, 'streamRate.burst')
     this.idleTimeoutMs = rate(options.idleTimeoutMs, defaults.idleTimeoutMs, 'idleTimeoutMs')
     if (this.idleTimeoutMs !== Infinity && this.idleTimeoutMs > maxTimerMs) {
       throw new RangeError(`options.idleTimeoutMs must be at most ${maxTimerMs} or Infinity`)
