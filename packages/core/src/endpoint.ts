@@ -17,6 +17,7 @@ import { signAddrRecord } from './relay/addr-record.js'
 import { VirtualSession } from './relay/virtual-session.js'
 import type { Session } from './session.js'
 import { EndpointTicket, parseTicket } from './ticket.js'
+import { equalBytes } from './internal/bytes.js'
 
 /** A dialed session, and what the transport verified about it. */
 export interface DialedSession {
@@ -579,10 +580,8 @@ export class Endpoint {
 /** Whether `direct` pins other certificates than the address of the same URL in `known`. */
 function hashesDiffer(direct: DirectAddr, known: DirectAddr[]): boolean {
   const same = known.find((k) => k.url === direct.url)
-  if (!same) return true
-  const hex = (hashes: Uint8Array[]): string =>
-    hashes.map((h) => Array.from(h, (b) => b.toString(16).padStart(2, '0')).join('')).join(',')
-  return hex(same.certHashes) !== hex(direct.certHashes)
+  if (!same || same.certHashes.length !== direct.certHashes.length) return true
+  return same.certHashes.some((hash, i) => !equalBytes(hash, direct.certHashes[i]!))
 }
 
 /** The bounded version of `signal`: it also aborts after `ms`. */
