@@ -224,10 +224,11 @@ export class WebTransportSession implements SessionEvents {
   closeReceived(info: WebTransportCloseInfo): void {
     this.peerClose = info
     if (this.state !== 'connected') return
-    // The capsule ends the session (draft-ietf-webtrans-http3 §5): settle now, not when the FIN
-    // or the connection's end follows, and close our side of the CONNECT stream in answer.
-    this.host?.finishSession(this.id)
-    this.terminate(info)
+    // The capsule ends the session (draft-ietf-webtrans-http3 §5): `closed` settles now, not
+    // when the FIN or the connection's end follows. The streams and the CONNECT stream are
+    // wound down as before, when that FIN comes: resetting them at once here made Chromium
+    // lose the connection now and then (a session it opened next on it failed).
+    this.resolveClosed(info)
   }
 
   startDraining(): void {
