@@ -11,10 +11,10 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Connection, Router } from '@ferry/core'
 import { readText, writeText } from '@ferry/core/testing'
 import { createCertificate } from '@ferry/webtransport-node'
 import { Endpoint } from '../src/index.js'
+import { serveEcho } from './fixtures/echo.js'
 import type { RelayInfo } from '../src/relay-server.js'
 
 const alpn = 'relay-cli-test/1'
@@ -75,18 +75,9 @@ function port(url: string): string {
   return new URL(url).port
 }
 
-/** Answers each bidi stream with `echo:` and what it read. */
+/** Serves the `echo:` protocol on `ep` until the test ends. */
 function echo(ep: Endpoint): void {
-  const router = Router.builder(ep)
-    .accept(alpn, {
-      async accept(conn: Connection) {
-        for await (const s of conn.bidiStreams()) {
-          void readText(s.readable).then((text) => writeText(s.writable, `echo:${text}`))
-        }
-      },
-    })
-    .spawn()
-  cleanup.push(() => router.shutdown())
+  cleanup.push(serveEcho(ep, alpn))
 }
 
 describe('`ferry relay --key-file`', () => {

@@ -6,10 +6,11 @@ import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { type Connection, EndpointTicket, RelayError, Router, SecretKey } from '@ferry/core'
+import { type Connection, EndpointTicket, RelayError, SecretKey } from '@ferry/core'
 import { readText, writeText } from '@ferry/core/testing'
 import { createCertificate } from '@ferry/webtransport-node'
 import { Endpoint } from '../src/index.js'
+import { serveEcho } from './fixtures/echo.js'
 import { type RelayInfo, RelayServer, type RelayServerOptions } from '../src/relay-server.js'
 
 const alpn = 'relay-test/1'
@@ -33,18 +34,9 @@ async function relayed(server: RelayServer, alpns?: string[]): Promise<Endpoint>
   return ep
 }
 
-/** Answers each bidi stream with `echo:` and what it read. */
+/** Serves the `echo:` protocol on `ep` until the test ends. */
 function echo(ep: Endpoint): void {
-  const router = Router.builder(ep)
-    .accept(alpn, {
-      async accept(conn: Connection) {
-        for await (const s of conn.bidiStreams()) {
-          void readText(s.readable).then((text) => writeText(s.writable, `echo:${text}`))
-        }
-      },
-    })
-    .spawn()
-  cleanup.push(() => router.shutdown())
+  cleanup.push(serveEcho(ep, alpn))
 }
 
 async function ask(conn: Connection, text: string): Promise<string> {
