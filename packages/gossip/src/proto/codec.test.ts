@@ -25,7 +25,11 @@ const vectors: [string, Message, string][] = [
     { type: 'gossip', id: hex('aa'.repeat(32)), round: undefined, content: hex('') },
     '10' + 'aa'.repeat(32) + '00' + '00',
   ],
-  ['ihave', { type: 'ihave', entries: [{ id: hex('bb'.repeat(32)), round: 5 }] }, '1301' + 'bb'.repeat(32) + '05'],
+  [
+    'ihave',
+    { type: 'ihave', entries: [{ id: hex('bb'.repeat(32)), round: 5 }] },
+    '1301' + 'bb'.repeat(32) + '05',
+  ],
   [
     'shuffle',
     {
@@ -37,7 +41,11 @@ const vectors: [string, Message, string][] = [
     '03' + 'cc'.repeat(32) + '06' + '01' + 'dd'.repeat(32) + '020102',
   ],
   ['join with data', { type: 'join', data: hex('ff') }, '0101ff'],
-  ['forward-join', { type: 'forward-join', peer: { id: 'ee'.repeat(32) }, ttl: 3 }, '02' + 'ee'.repeat(32) + '0003'],
+  [
+    'forward-join',
+    { type: 'forward-join', peer: { id: 'ee'.repeat(32) }, ttl: 3 },
+    '02' + 'ee'.repeat(32) + '0003',
+  ],
   ['shuffle-reply (empty)', { type: 'shuffle-reply', nodes: [] }, '0400'],
 ]
 
@@ -81,7 +89,9 @@ describe('gossip frames', () => {
   })
 
   it('refuses to encode what it would not decode', () => {
-    expect(() => encodeFrame(topic, { type: 'join', data: new Uint8Array(513) })).toThrow(RangeError)
+    expect(() => encodeFrame(topic, { type: 'join', data: new Uint8Array(513) })).toThrow(
+      RangeError,
+    )
     expect(() =>
       encodeFrame(topic, {
         type: 'shuffle-reply',
@@ -102,8 +112,7 @@ describe('gossip frames', () => {
       // Half the inputs start like a real frame, so the fields after the kind get exercised.
       const [, message] = vectors[prng.int(vectors.length)]!
       const base = encodeFrame(topic, message)
-      const input =
-        i % 2 === 0 ? prng.bytes(prng.int(80)) : mutate(base, prng)
+      const input = i % 2 === 0 ? prng.bytes(prng.int(80)) : mutate(base, prng)
       try {
         const { message: m } = decodeFrame(input, max)
         // Whatever decodes must encode back to the same bytes: one canonical form.

@@ -234,7 +234,8 @@ function readPeer(r: ByteReader): PeerInfo {
 
 function readNodes(r: ByteReader): PeerInfo[] {
   const count = r.varint()
-  if (count > frameLimits.maxNodes) throw new DecodeError('TOO_LARGE', `${count} peers in a shuffle`)
+  if (count > frameLimits.maxNodes)
+    throw new DecodeError('TOO_LARGE', `${count} peers in a shuffle`)
   const nodes: PeerInfo[] = []
   for (let i = 0; i < count; i++) nodes.push(readPeer(r))
   return nodes
