@@ -33,7 +33,9 @@ export const GOSSIP_ALPN = 'ferry/gossip/1'
 
 /** Options of {@link Gossip.create}. */
 export interface GossipOptions {
+  /** HyParView parameters over `defaultMembershipConfig`. */
   membership?: Partial<MembershipConfig>
+  /** PlumTree parameters over `defaultBroadcastConfig`. */
   broadcast?: Partial<BroadcastConfig>
   /** The largest broadcast in bytes. Default 4096. */
   maxMessageBytes?: number
@@ -127,7 +129,8 @@ export class Gossip implements ProtocolHandler {
   /**
    * Joins the swarm of `topic` (32 bytes, see {@link topicId}) through the `bootstrap` peers;
    * with none, waits for others to join through this endpoint.
-   * @throws {RangeError} if `topic` is not 32 bytes; {@link Error} if already subscribed.
+   * @throws {RangeError} if `topic` is not 32 bytes.
+   * @throws `Error` if already subscribed to `topic`, or after `shutdown()`.
    */
   subscribe(topic: Uint8Array, options: { bootstrap?: ConnectTarget[] } = {}): Topic {
     if (this.closed) throw new Error('gossip is shut down')

@@ -5,7 +5,13 @@
  * @module @ferry/gossip
  */
 export { Gossip, GOSSIP_ALPN, type GossipOptions } from './gossip.js'
-export { Topic, type TopicEvent } from './topic.js'
+export {
+  Topic,
+  type LaggedEvent,
+  type NeighborEvent,
+  type ReceivedEvent,
+  type TopicEvent,
+} from './topic.js'
 export { topicId } from './topic-id.js'
 export type { BroadcastConfig, MembershipConfig } from './proto/config.js'
 export {

@@ -1,14 +1,36 @@
 /** The application's handle on one subscribed topic. */
 import type { ConnectTarget, EndpointId } from '@ferry/core'
 
+/** A broadcast arrived. */
+export interface ReceivedEvent {
+  /** The event's kind. */
+  type: 'received'
+  /** The message, as its author broadcast it. */
+  content: Uint8Array
+  /** The neighbor it came from: not necessarily its author. */
+  from: EndpointId
+  /** `swarm` for `broadcast`, `neighbors` for `broadcastNeighbors` (not passed on). */
+  scope: 'swarm' | 'neighbors'
+}
+
+/** A peer joined or left this endpoint's neighbors (its active view). */
+export interface NeighborEvent {
+  /** The event's kind. */
+  type: 'neighbor-up' | 'neighbor-down'
+  /** The neighbor. */
+  peer: EndpointId
+}
+
+/** The subscriber fell behind, and the oldest events were dropped. */
+export interface LaggedEvent {
+  /** The event's kind. */
+  type: 'lagged'
+  /** How many events were dropped. */
+  missed: number
+}
+
 /** What a topic tells its subscriber. */
-export type TopicEvent =
-  /** A broadcast arrived; `from` is the neighbor it came from, not necessarily its author. */
-  | { type: 'received'; content: Uint8Array; from: EndpointId; scope: 'swarm' | 'neighbors' }
-  | { type: 'neighbor-up'; peer: EndpointId }
-  | { type: 'neighbor-down'; peer: EndpointId }
-  /** The subscriber fell behind and `missed` events were dropped. */
-  | { type: 'lagged'; missed: number }
+export type TopicEvent = ReceivedEvent | NeighborEvent | LaggedEvent
 
 /** What a {@link Topic} needs from the gossip instance that made it. */
 export interface TopicHost {
@@ -87,10 +109,12 @@ export class Topic implements AsyncIterable<TopicEvent> {
     await this.host.leave()
   }
 
+  /** {@link Topic.close}, for `await using topic = …`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
 
+  /** The topic's events, in order; the iteration ends when the topic is closed. */
   async *[Symbol.asyncIterator](): AsyncGenerator<TopicEvent, void, undefined> {
     for (;;) {
       if (this.missed > 0) {

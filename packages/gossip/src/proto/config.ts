@@ -51,6 +51,7 @@ export interface GossipConfig {
   maxMessageBytes: number
 }
 
+/** HyParView's defaults: iroh-gossip's, from the paper. */
 export const defaultMembershipConfig: Readonly<MembershipConfig> = Object.freeze({
   activeViewCapacity: 5,
   passiveViewCapacity: 30,
@@ -63,6 +64,7 @@ export const defaultMembershipConfig: Readonly<MembershipConfig> = Object.freeze
   neighborRequestTimeoutMs: 500,
 })
 
+/** PlumTree's defaults: iroh-gossip's. */
 export const defaultBroadcastConfig: Readonly<BroadcastConfig> = Object.freeze({
   graftTimeout1Ms: 80,
   graftTimeout2Ms: 40,
