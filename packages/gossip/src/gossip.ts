@@ -22,7 +22,7 @@ import {
   type GossipConfig,
   type MembershipConfig,
 } from './proto/config.js'
-import type { Output, Timer } from './proto/io.js'
+import type { Output, ProtoEvent, Timer } from './proto/io.js'
 import type { Message, PeerId } from './proto/messages.js'
 import { TopicState } from './proto/topic.js'
 import { defaultRng, toHex, type Rng } from './proto/util.js'
@@ -247,10 +247,7 @@ export class Gossip implements ProtocolHandler {
     }
   }
 
-  private emit(
-    entry: TopicEntry,
-    event: Output & { type: 'event' } extends { event: infer E } ? E : never,
-  ): void {
+  private emit(entry: TopicEntry, event: ProtoEvent): void {
     let out: TopicEvent
     switch (event.type) {
       case 'received':
