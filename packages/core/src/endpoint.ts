@@ -590,7 +590,13 @@ function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
   return signal ? AbortSignal.any([signal, timeout]) : timeout
 }
 
-function toAddr(target: ConnectTarget): EndpointAddr {
+/**
+ * The {@link EndpointAddr} a connect target stands for: a bare EndpointId (object or text) is
+ * an address with no routes; a ticket (object or text) is its address.
+ * @throws {DecodeError} for text that is neither a ticket nor an EndpointId.
+ * @throws {TypeError | RangeError} for an address that is not valid.
+ */
+export function toAddr(target: ConnectTarget): EndpointAddr {
   if (target instanceof PublicKey) return { id: target, direct: [] }
   if (typeof target === 'string') {
     // A ticket, or else the text of a bare EndpointId.

@@ -26,7 +26,7 @@ export type { DirectAddr, EndpointAddr } from './addr.js'
 export { EndpointTicket } from './ticket.js'
 
 // endpoints, connections, the router
-export { Endpoint, directDialTimeoutMs } from './endpoint.js'
+export { Endpoint, directDialTimeoutMs, toAddr } from './endpoint.js'
 export type { ConnectOptions, ConnectTarget, EndpointOptions, RelayConfig } from './endpoint.js'
 export { RelayCode, type RelayCodeName } from './relay/frames.js'
 export type { RelayState } from './relay/client.js'

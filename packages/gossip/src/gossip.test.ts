@@ -1,8 +1,7 @@
 import { Router, type Endpoint } from '@ferry/core'
-import { MemoryNetwork, MemoryTransport, TestEndpoint } from '@ferry/core/testing'
+import { MemoryNetwork, MemoryTransport, Prng, TestEndpoint } from '@ferry/core/testing'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { GOSSIP_ALPN, Gossip } from './gossip.js'
-import { SimRng } from './proto/sim.js'
 import type { Topic } from './topic.js'
 import { topicId } from './topic-id.js'
 
@@ -22,7 +21,7 @@ afterEach(async () => {
 
 async function peer(network: MemoryNetwork, seed: number): Promise<Peer> {
   const endpoint = await TestEndpoint.create({ transport: new MemoryTransport(network) })
-  const gossip = Gossip.create(endpoint, { rng: new SimRng(seed) })
+  const gossip = Gossip.create(endpoint, { rng: new Prng(seed) })
   const router = Router.builder(endpoint).accept(GOSSIP_ALPN, gossip).spawn()
   routers.push(router)
   return { endpoint, gossip, router }

@@ -14,6 +14,7 @@ import {
   type EndpointAddr,
   type EndpointId,
   type ProtocolHandler,
+  toAddr,
 } from '@ferry/core'
 import { decodeFrame, encodeFrame, frameLimits, maxFrameBytes } from './proto/codec.js'
 import {
@@ -25,7 +26,7 @@ import {
 import type { Output, ProtoEvent, Timer } from './proto/io.js'
 import type { Message, PeerId } from './proto/messages.js'
 import { TopicState } from './proto/topic.js'
-import { defaultRng, toHex, type Rng } from './proto/util.js'
+import { defaultRng, fromHex, toHex, type Rng } from './proto/util.js'
 import { Topic, type TopicEvent, type TopicHost } from './topic.js'
 
 /** The gossip protocol's ALPN. */
@@ -100,6 +101,7 @@ export class Gossip implements ProtocolHandler {
   private readonly topics = new Map<string, TopicEntry>()
   private readonly peers = new Map<PeerId, PeerState>()
   private readonly addrs = new Map<PeerId, EndpointAddr>()
+  private readonly ids = new Map<PeerId, EndpointId>()
   private readonly eventQueue: number
   private readonly sendQueue: number
   private readonly rng: Rng
@@ -185,7 +187,7 @@ export class Gossip implements ProtocolHandler {
         this.apply(entry, entry.state.broadcast(content, scope, performance.now()))
       },
       joinPeers: (peers) => this.joinThrough(entry, peers),
-      neighbors: () => entry.state.neighbors.map(idOf),
+      neighbors: () => entry.state.neighbors.map((p) => this.idOf(p)),
       leave: async () => {
         this.apply(entry, entry.state.leave())
         this.dropTopic(entry)
@@ -254,17 +256,17 @@ export class Gossip implements ProtocolHandler {
         out = {
           type: 'received',
           content: event.content,
-          from: idOf(event.from),
+          from: this.idOf(event.from),
           scope: event.round === undefined ? 'neighbors' : 'swarm',
         }
         break
       case 'neighbor-up':
         entry.rejoinDelayMs = rejoinMinMs
-        if (entry.contacts.size < maxContacts) entry.contacts.set(event.peer, idOf(event.peer))
-        out = { type: 'neighbor-up', peer: idOf(event.peer) }
+        if (entry.contacts.size < maxContacts) entry.contacts.set(event.peer, this.idOf(event.peer))
+        out = { type: 'neighbor-up', peer: this.idOf(event.peer) }
         break
       case 'neighbor-down':
-        out = { type: 'neighbor-down', peer: idOf(event.peer) }
+        out = { type: 'neighbor-down', peer: this.idOf(event.peer) }
         this.scheduleRejoin(entry)
         break
     }
@@ -310,6 +312,20 @@ export class Gossip implements ProtocolHandler {
     }
   }
 
+  /**
+   * A peer's EndpointId, decoded once: every received message names its sender, and decoding a
+   * key checks that it is a curve point.
+   */
+  private idOf(peer: PeerId): EndpointId {
+    let id = this.ids.get(peer)
+    if (!id) {
+      id = PublicKey.fromBytes(fromHex(peer))
+      this.ids.set(peer, id)
+      if (this.ids.size > maxAddrBook) this.ids.delete(this.ids.keys().next().value!)
+    }
+    return id
+  }
+
   private rememberAddr(peer: PeerId, addr: EndpointAddr): void {
     this.addrs.delete(peer)
     this.addrs.set(peer, addr)
@@ -338,7 +354,7 @@ export class Gossip implements ProtocolHandler {
   }
 
   private async dial(peer: PeerId, state: PeerState): Promise<void> {
-    const target = this.addrs.get(peer) ?? PublicKey.fromBytes(fromHexId(peer))
+    const target = this.addrs.get(peer) ?? this.idOf(peer)
     let conn: Connection
     try {
       conn = await this.endpoint.connect(target, GOSSIP_ALPN)
@@ -461,24 +477,4 @@ export class Gossip implements ProtocolHandler {
     await link.writer.close().catch(() => {})
     link.conn.close(0, '')
   }
-}
-
-function idOf(peer: PeerId): EndpointId {
-  return PublicKey.fromBytes(fromHexId(peer))
-}
-
-function fromHexId(peer: PeerId): Uint8Array {
-  const out = new Uint8Array(32)
-  for (let i = 0; i < 32; i++) out[i] = parseInt(peer.slice(2 * i, 2 * i + 2), 16)
-  return out
-}
-
-function toAddr(target: ConnectTarget): EndpointAddr {
-  if (target instanceof PublicKey) return { id: target, direct: [] }
-  if (target instanceof EndpointTicket) return target.addr
-  if (typeof target === 'string') {
-    if (target.startsWith(EndpointTicket.kind)) return EndpointTicket.parse(target).addr
-    return { id: PublicKey.fromString(target), direct: [] }
-  }
-  return target
 }

@@ -5,7 +5,6 @@
  */
 export {
   Simulation,
-  SimRng,
   type DeliveryReport,
   type SimPeer,
   type SimulationOptions,

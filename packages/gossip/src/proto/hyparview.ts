@@ -8,6 +8,7 @@
  * A sans-IO state machine: inputs go in through the `on…` methods, and every effect comes out
  * as an {@link Output} pushed to `out`.
  */
+import { equalBytes } from '@ferry/wire'
 import type { MembershipConfig } from './config.js'
 import type { Output } from './io.js'
 import type { MembershipMessage, PeerId, PeerInfo } from './messages.js'
@@ -254,7 +255,7 @@ export class Membership {
   private notePeer(peer: PeerInfo): void {
     if (!peer.data || peer.data.length === 0) return
     const old = this.peerData.get(peer.id)
-    if (!old || !sameBytes(old, peer.data)) {
+    if (!old || !equalBytes(old, peer.data)) {
       this.out.push({ type: 'peer-data', peer: peer.id, data: peer.data })
     }
     this.peerData.set(peer.id, peer.data)
@@ -325,10 +326,4 @@ export class Membership {
       timer: { kind: 'neighbor-request', peer: node },
     })
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }

@@ -6,6 +6,7 @@
  *
  * A sans-IO state machine, like `hyparview.ts`.
  */
+import { equalBytes } from '@ferry/wire'
 import { blake3 } from '@noble/hashes/blake3.js'
 import type { BroadcastConfig } from './config.js'
 import type { Output } from './io.js'
@@ -149,7 +150,7 @@ export class Broadcast {
   private onGossip(from: PeerId, message: Gossip, now: number): void {
     // The id must be the content's hash: an id is what duplicates are recognised by.
     const id = messageId(message.content)
-    if (!sameId(id, message.id)) return
+    if (!equalBytes(id, message.id)) return
     const key = toHex(id)
     if (this.received.has(key)) {
       // A duplicate: the link it came by is not needed in the tree.
@@ -252,10 +253,4 @@ export class Broadcast {
   private addLazy(peer: PeerId): void {
     if (this.eager.delete(peer)) this.lazy.add(peer)
   }
-}
-
-function sameId(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
 }

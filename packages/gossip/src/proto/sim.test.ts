@@ -56,7 +56,7 @@ describe('a simulated swarm', () => {
   it('recovers lost messages through IHave and Graft when 5% of messages are dropped', () => {
     const { sim, peers } = swarm(100, 3)
     // Dropping starts after the swarm has formed; the membership is not under test here.
-    ;(sim as unknown as { dropRate: number }).dropRate = 0.05
+    sim.dropRate = 0.05
     const keys = broadcastAll(sim, peers.slice(0, 10), 'lossy')
     for (const k of keys) expect(sim.report(k).deliveryRatio).toBe(1)
   })

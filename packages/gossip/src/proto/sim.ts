@@ -3,32 +3,13 @@
  * with a latency model, seeded drops and reordering, peers that die, and partitions. Used by the
  * tests and by `bench/gossip.ts`; one seed replays one run exactly.
  */
+import { Prng } from '@ferry/core/testing'
 import { gossipConfig, type GossipConfig } from './config.js'
 import type { Output, Timer } from './io.js'
 import type { Message, PeerId } from './messages.js'
 import { messageId } from './plumtree.js'
 import { TopicState } from './topic.js'
-import { toHex, type Rng } from './util.js'
-
-/** A seeded PRNG (mulberry32): one run replays from its seed. */
-export class SimRng implements Rng {
-  private state: number
-  constructor(seed: number) {
-    this.state = seed >>> 0
-  }
-  u32(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0)
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return (t ^ (t >>> 14)) >>> 0
-  }
-  int(n: number): number {
-    return Math.floor((this.u32() / 0x1_0000_0000) * n)
-  }
-  float(): number {
-    return this.u32() / 0x1_0000_0000
-  }
-}
+import { toHex } from './util.js'
 
 /** Options of {@link Simulation}. */
 export interface SimulationOptions {
@@ -88,14 +69,15 @@ export interface SimPeer {
 }
 
 export class Simulation {
-  readonly rng: SimRng
+  readonly rng: Prng
   readonly config: GossipConfig
   readonly peers = new Map<PeerId, SimPeer>()
   now = 0
   private readonly queue = new EventHeap()
   private readonly latency: { minMs: number; maxMs: number }
   private readonly reorder: boolean
-  private readonly dropRate: number
+  /** The fraction of messages lost in flight from now on (see {@link SimulationOptions}). */
+  dropRate: number
   private readonly failureDetectMs: number
   /** The arrival time of the last message on each directed link, to keep links in order. */
   private readonly linkTail = new Map<string, number>()
@@ -106,7 +88,7 @@ export class Simulation {
   private readonly listeners: ((peer: SimPeer, output: Output) => void)[] = []
 
   constructor(options: SimulationOptions) {
-    this.rng = new SimRng(options.seed)
+    this.rng = new Prng(options.seed)
     this.config = options.config ?? gossipConfig()
     this.latency = options.latency ?? { minMs: 10, maxMs: 50 }
     this.reorder = options.reorder ?? false
@@ -123,7 +105,7 @@ export class Simulation {
       const id = toHex(bytes)
       const peer: SimPeer = {
         id,
-        state: new TopicState(id, undefined, this.config, new SimRng(this.rng.u32())),
+        state: new TopicState(id, undefined, this.config, new Prng(this.rng.u32())),
         alive: true,
         received: [],
       }
@@ -329,7 +311,7 @@ export class Simulation {
       this.push(this.now + delay, { kind: 'closed', peer: from, remote: to })
       return
     }
-    if (this.dropRate > 0 && this.rng.float() < this.dropRate) return
+    if (this.dropRate > 0 && this.rng.u32() / 0x1_0000_0000 < this.dropRate) return
     let at = this.now + this.delay()
     if (!this.reorder) {
       const link = `${from}>${to}`
@@ -341,7 +323,7 @@ export class Simulation {
 
   private delay(): number {
     const { minMs, maxMs } = this.latency
-    return minMs + this.rng.float() * (maxMs - minMs)
+    return minMs + (this.rng.u32() / 0x1_0000_0000) * (maxMs - minMs)
   }
 }
 
