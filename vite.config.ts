@@ -49,6 +49,17 @@ export default defineConfig({
         resolve,
         ssr,
         test: {
+          name: 'chat',
+          root: 'apps/chat',
+          include: ['src/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
+      {
+        resolve,
+        ssr,
+        test: {
           name: 'gossip',
           root: 'packages/gossip',
           include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
