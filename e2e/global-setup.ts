@@ -21,6 +21,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   )
   const started: Child[] = [demo]
   try {
+    const [chat, chatUrl] = await startChild(
+      'apps/chat/start.ts',
+      { FERRY_RELAY_PORT: '0', FERRY_HTTP_PORT: '0' },
+      (line) => /open (http:\/\/\S+)/.exec(line)?.[1],
+    )
+    started.push(chat)
+    process.env.FERRY_CHAT_PAGE = chatUrl
     const [fixture, { pageUrl }] = await startFixtureProcess()
     started.push(fixture)
     const [ferry, ferryFixture] = await startFerryFixture()

@@ -209,6 +209,13 @@ export class ChatRoom {
         this.offerHistory()
         void this.announce()
         this.notify()
+      } else if (event.type === 'neighbor-down') {
+        // Often the peer has gone (a closed tab says no goodbye): unless its presence comes
+        // again within one interval, the next sweep drops it.
+        const member = this.people.get(event.peer.toString())
+        if (member)
+          member.seenAt = Math.min(member.seenAt, Date.now() - 2 * this.presenceIntervalMs)
+        this.notify()
       } else this.notify()
     }
   }

@@ -1,0 +1,28 @@
+/**
+ * A room link: `#<room id, 64 hex digits>.<the inviter's EndpointId>`. The room id names the
+ * gossip topic; the inviter is the peer a newcomer joins through (found via the relay).
+ */
+import { PublicKey } from '@ferry/core'
+
+export interface RoomLink {
+  room: Uint8Array
+  via: PublicKey
+}
+
+export function formatLink(link: RoomLink): string {
+  const hex = [...link.room].map((b) => b.toString(16).padStart(2, '0')).join('')
+  return `${hex}.${link.via.toString()}`
+}
+
+/** Parses a link's hash part (with or without `#`, or a whole URL); `undefined` if malformed. */
+export function parseLink(text: string): RoomLink | undefined {
+  const hash = text.includes('#') ? text.slice(text.indexOf('#') + 1) : text
+  const match = /^([0-9a-f]{64})\.([a-z2-7]+)$/.exec(hash.trim())
+  if (!match) return undefined
+  try {
+    const room = Uint8Array.from(match[1]!.match(/../g)!.map((b) => parseInt(b, 16)))
+    return { room, via: PublicKey.fromString(match[2]!) }
+  } catch {
+    return undefined
+  }
+}

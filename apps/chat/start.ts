@@ -1,0 +1,55 @@
+/**
+ * `npm start`: a relay and the chat page, on embedded defaults. The relay listens on UDP
+ * `FERRY_RELAY_PORT` (default 4433) with a fresh self-signed certificate; the page is served on
+ * `http://127.0.0.1:FERRY_HTTP_PORT/` (default 8080), with `/config.json` telling it the relay's
+ * URL and the certificate hash to pin. Ctrl-C stops both.
+ */
+import { createServer as createHttpServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { RelayServer } from '@ferry/node'
+import { createServer, defaultClientConditions } from 'vite'
+
+const root = fileURLToPath(new URL('.', import.meta.url))
+const relayPort = Number(process.env.FERRY_RELAY_PORT ?? 4433)
+const httpPort = Number(process.env.FERRY_HTTP_PORT ?? 8080)
+
+const relay = await RelayServer.start({ port: relayPort, httpPort: null })
+const info = relay.info()
+const config = JSON.stringify({ relay: { url: info.url, certHashes: info.certHashes } })
+
+const pages = await createServer({
+  configFile: false,
+  root,
+  logLevel: 'warn',
+  appType: 'spa',
+  resolve: { conditions: ['@ferry/source', ...defaultClientConditions] },
+  server: { middlewareMode: true, hmr: false },
+})
+const http = createHttpServer((request, response) => {
+  if (request.url === '/config.json') {
+    response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+    response.end(config)
+  } else {
+    pages.middlewares(request, response)
+  }
+})
+await new Promise<void>((resolve, reject) => {
+  http.once('error', reject)
+  http.listen(httpPort, '127.0.0.1', resolve)
+})
+
+console.log(`relay  ${info.url}  (id ${info.id})`)
+const { port } = http.address() as AddressInfo
+console.log(`chat   open http://127.0.0.1:${port}/ in two tabs or two browsers`)
+
+let stopping = false
+const stop = async (): Promise<void> => {
+  if (stopping) return
+  stopping = true
+  http.closeAllConnections()
+  await Promise.all([new Promise((resolve) => http.close(resolve)), pages.close(), relay.close()])
+  process.exit(0)
+}
+process.once('SIGINT', () => void stop())
+process.once('SIGTERM', () => void stop())
