@@ -50,7 +50,7 @@ export default defineConfig({
         ssr,
         test: {
           name: 'chat',
-          root: 'apps/chat',
+          root: 'packages/chat',
           include: ['src/**/*.test.ts'],
           environment: 'node',
           testTimeout: 60_000,

@@ -1,7 +1,9 @@
-import { expect, test, type Page } from '@playwright/test'
+import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { expect, test, type Browser, type Page } from '@playwright/test'
 
 /** Opens the chat in a fresh browser context (a person of its own) and enters a nickname. */
-async function person(browser: import('@playwright/test').Browser, url: string, nickname: string) {
+async function person(browser: Browser, url: string, nickname: string) {
   const context = await browser.newContext()
   const page = await context.newPage()
   await page.goto(url)
@@ -12,40 +14,94 @@ async function person(browser: import('@playwright/test').Browser, url: string, 
 }
 
 async function say(page: Page, text: string): Promise<void> {
-  await page.getByRole('textbox', { name: 'Message' }).fill(text)
-  await page.getByRole('textbox', { name: 'Message' }).press('Enter')
+  const box = page.getByRole('textbox', { name: 'Message' })
+  await box.fill(text)
+  await box.press('Enter')
 }
 
 const messages = (page: Page) => page.locator('#messages .message .text')
 
-test('two people chat in a room made from a link, and see each other come and go', async ({
+/** `ferry chat <link> --json` in a child process: its JSON lines, and its stdin. */
+function terminal(link: string, nickname: string) {
+  const child = spawn(
+    process.execPath,
+    [
+      '--conditions=@ferry/source',
+      '--import',
+      'tsx',
+      'packages/node/src/bin.ts',
+      'chat',
+      link,
+      '--json',
+      '--nickname',
+      nickname,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  const lines: { type: string; text?: string; members?: string[] }[] = []
+  const waiters: (() => void)[] = []
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    lines.push(JSON.parse(line) as (typeof lines)[number])
+    for (const w of waiters.splice(0)) w()
+  })
+  /** Resolves once a printed line satisfies `check`. */
+  const until = async (check: (l: (typeof lines)[number]) => boolean): Promise<void> => {
+    while (!lines.some(check)) await new Promise<void>((resolve) => waiters.push(resolve))
+  }
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+  return { child, lines, until, exited }
+}
+
+test('three browsers and a terminal chat in one room: each message shown once everywhere, presence kept', async ({
   browser,
 }, testInfo) => {
   const ada = await person(browser, process.env.FERRY_CHAT_PAGE!, 'ada')
   const link = ada.page.url()
   expect(link).toMatch(/#[0-9a-f]{64}\.[a-z2-7]+$/)
   const bo = await person(browser, link, 'bo')
+  const cy = await person(browser, link, 'cy')
+  const node = terminal(link, 'node')
+  await node.until((l) => l.type === 'ready')
 
-  for (const { page } of [ada, bo]) {
-    await expect(page.locator('#members li')).toHaveCount(2)
-    await expect(page.locator('#members')).toContainText('ada')
-    await expect(page.locator('#members')).toContainText('bo')
+  const pages = [ada, bo, cy].map((p) => p.page)
+  for (const page of pages) {
+    await expect(page.locator('#members li')).toHaveCount(4, { timeout: 30_000 })
+    for (const name of ['ada', 'bo', 'cy', 'node']) {
+      await expect(page.locator('#members')).toContainText(name)
+    }
   }
   await say(ada.page, 'hello from ada')
-  await say(bo.page, 'hi ada, bo here')
-  for (const { page } of [ada, bo]) {
-    await expect(messages(page)).toHaveText(['hello from ada', 'hi ada, bo here'])
+  await say(bo.page, 'hi, bo here')
+  await say(cy.page, 'cy says hi')
+  node.child.stdin.write('greetings from a terminal\n')
+  const all = ['hello from ada', 'hi, bo here', 'cy says hi', 'greetings from a terminal']
+  for (const page of pages) {
+    await expect(messages(page)).toHaveCount(4)
+    expect(new Set(await messages(page).allTextContents())).toEqual(new Set(all))
   }
-  // Each message once, with its author's nickname beside it.
-  await expect(bo.page.locator('#messages .message').first().locator('.author')).toHaveText('ada')
+  await node.until((l) => l.type === 'message' && l.text === 'cy says hi')
+  const printed = node.lines.filter((l) => l.type === 'message').map((l) => l.text)
+  expect(printed.sort()).toEqual([...all].sort())
+  // The author's nickname is shown beside a message.
+  await expect(
+    bo.page
+      .locator('#messages .message', { hasText: 'greetings from a terminal' })
+      .locator('.author'),
+  ).toHaveText('node')
 
   await ada.page.screenshot({ path: testInfo.outputPath('room-desktop.png') })
   await bo.page.setViewportSize({ width: 390, height: 760 })
   await bo.page.screenshot({ path: testInfo.outputPath('room-phone.png') })
 
-  // Closing a tab says no goodbye: the room notices the lost neighbor, and drops it when no
+  // The terminal leaves with a goodbye: gone from every list at once.
+  node.child.stdin.end()
+  expect(await node.exited).toBe(0)
+  for (const page of pages) await expect(page.locator('#members li')).toHaveCount(3)
+  // A closed tab says no goodbye: the room notices the lost neighbor, and drops it when no
   // presence follows within one presence interval (10 s).
-  await bo.context.close()
-  await expect(ada.page.locator('#members li')).toHaveCount(1, { timeout: 30_000 })
-  await ada.context.close()
+  await cy.context.close()
+  for (const page of [ada.page, bo.page]) {
+    await expect(page.locator('#members li')).toHaveCount(2, { timeout: 30_000 })
+  }
+  await Promise.all([ada.context.close(), bo.context.close()])
 })

@@ -24,7 +24,7 @@ const pages = await createServer({
   logLevel: 'warn',
   appType: 'spa',
   resolve: { conditions: ['@ferry/source', ...defaultClientConditions] },
-  server: { middlewareMode: true, hmr: false },
+  server: { middlewareMode: true, hmr: false, ws: false },
 })
 const http = createHttpServer((request, response) => {
   if (request.url === '/config.json') {

@@ -5,8 +5,7 @@
  */
 import { Endpoint, Router, SecretKey, type RelayState } from '@ferry/browser'
 import { GOSSIP_ALPN, Gossip } from '@ferry/gossip'
-import { formatLink, parseLink, type RoomLink } from './link.js'
-import { ChatRoom } from './room.js'
+import { ChatRoom, formatLink, parseLink, type RoomLink } from '@ferry/chat'
 
 interface Config {
   relay: { url: string; certHashes: string[] }

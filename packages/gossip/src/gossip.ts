@@ -158,7 +158,7 @@ export class Gossip implements ProtocolHandler {
     return entry.handle
   }
 
-  /** @internal The router hands over each incoming gossip connection. */
+  /** Serves one incoming gossip connection; the router calls it for {@link GOSSIP_ALPN}. */
   async accept(conn: Connection): Promise<void> {
     if (this.closed) {
       conn.close(0, 'gossip is shut down')

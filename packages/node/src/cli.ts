@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { Router } from '@ferry/core'
 import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
 import { Endpoint } from './endpoint.js'
+import { chatCommand } from './chat-cli.js'
 import { relayCommand } from './relay-cli.js'
 
 const usage = `usage: ferry <command> [options]
@@ -9,6 +10,7 @@ const usage = `usage: ferry <command> [options]
 commands:
   echo      start an endpoint that serves the echo protocol (${ECHO_ALPN}) and print its ticket
   relay     start a relay (see ferry relay --help)
+  chat      join a demo chat room from its link (see ferry chat --help)
 
 options:
   --host HOST        address to bind (default 127.0.0.1)
@@ -21,6 +23,7 @@ options:
 export async function main(argv: string[]): Promise<number> {
   // Each command that has options of its own parses them itself.
   if (argv[0] === 'relay') return relayCommand(argv.slice(1))
+  if (argv[0] === 'chat') return chatCommand(argv.slice(1))
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

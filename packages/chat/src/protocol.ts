@@ -18,9 +18,13 @@
 import { ByteReader, ByteWriter, DecodeError, PublicKey, type SecretKey } from '@ferry/core'
 import { equalBytes } from '@ferry/wire'
 
+/** Hard limits of the chat's statements. */
 export const chatLimits = Object.freeze({
+  /** UTF-8 bytes of one message. */
   maxTextBytes: 2000,
+  /** UTF-8 bytes of a nickname. */
   maxNicknameBytes: 64,
+  /** Envelopes in one history broadcast. */
   maxHistory: 16,
 })
 
@@ -33,12 +37,31 @@ const flagTyping = 1
 const flagLeaving = 2
 
 /** A signed statement's content. */
-export type Statement =
-  | { kind: 'message'; text: string }
-  | { kind: 'presence'; nickname: string; typing: boolean; leaving: boolean }
+export type Statement = MessageStatement | PresenceStatement
+
+/** A chat message. */
+export interface MessageStatement {
+  /** The statement's kind. */
+  kind: 'message'
+  /** The message (at most 2000 bytes of UTF-8). */
+  text: string
+}
+
+/** Who is here: sent on joining, every presence interval, on typing, and on leaving. */
+export interface PresenceStatement {
+  /** The statement's kind. */
+  kind: 'presence'
+  /** The author's nickname (at most 64 bytes of UTF-8). */
+  nickname: string
+  /** Whether the author is typing. */
+  typing: boolean
+  /** Whether the author is leaving the room. */
+  leaving: boolean
+}
 
 /** A statement as received: verified, with its author and time. */
 export type Signed = Statement & {
+  /** Who signed it. */
   author: PublicKey
   /** Milliseconds since 1970, by the author's clock. */
   time: number
@@ -75,7 +98,7 @@ export async function signStatement(
     .finish()
 }
 
-/** A history broadcast of up to {@link chatLimits.maxHistory} envelopes. */
+/** A history broadcast of up to `chatLimits.maxHistory` (16) envelopes. */
 export function encodeHistory(envelopes: Uint8Array[]): Uint8Array<ArrayBuffer> {
   if (envelopes.length === 0 || envelopes.length > chatLimits.maxHistory) {
     throw new RangeError(`history carries 1 to ${chatLimits.maxHistory} envelopes`)

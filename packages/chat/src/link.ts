@@ -4,11 +4,15 @@
  */
 import { PublicKey } from '@ferry/core'
 
+/** What a room link holds. */
 export interface RoomLink {
+  /** The room's 32-byte id. */
   room: Uint8Array
+  /** The peer to join through. */
   via: PublicKey
 }
 
+/** The hash part of a room link (without `#`). */
 export function formatLink(link: RoomLink): string {
   const hex = [...link.room].map((b) => b.toString(16).padStart(2, '0')).join('')
   return `${hex}.${link.via.toString()}`

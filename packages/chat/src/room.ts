@@ -15,8 +15,11 @@ import {
 
 /** A message as shown. */
 export interface ChatMessage {
+  /** A stable id, the same at every member. */
   id: string
+  /** Who wrote and signed it. */
   author: PublicKey
+  /** The message. */
   text: string
   /** Milliseconds since 1970, by the author's clock. */
   time: number
@@ -26,8 +29,11 @@ export interface ChatMessage {
 
 /** Someone in the room. */
 export interface ChatMember {
+  /** Their EndpointId. */
   id: PublicKey
+  /** The name they chose. */
   nickname: string
+  /** Whether they are typing. */
   typing: boolean
   /** When their last presence came, by our clock. */
   seenAt: number
@@ -39,6 +45,7 @@ export interface ChatRoomOptions {
   room: Uint8Array
   /** Peers to join through: the room link's. */
   bootstrap: ConnectTarget[]
+  /** How the others see this endpoint (at most 64 bytes of UTF-8). */
   nickname: string
   /** Milliseconds between presence announcements. Default 10 000; absent for 3 of them = gone. */
   presenceIntervalMs?: number
@@ -51,7 +58,12 @@ const historyOffered = chatLimits.maxHistory
 /** Envelope bytes per history broadcast, below gossip's 4096-byte limit. */
 const historyBytes = 3800
 
+/**
+ * One endpoint's view of a chat room: the messages so far, who is here, and a way to speak.
+ * Open it with {@link ChatRoom.open}; follow it with {@link ChatRoom.updates}.
+ */
 export class ChatRoom {
+  /** The messages so far, in time order (the most recent `maxMessages`). */
   readonly messages: ChatMessage[] = []
   private readonly seen = new Set<string>()
   private readonly people = new Map<string, ChatMember>()
@@ -186,6 +198,7 @@ export class ChatRoom {
     await this.running
   }
 
+  /** {@link ChatRoom.close}, for `await using room = …`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
   }
