@@ -1,6 +1,10 @@
 import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { expect, test, type Browser, type Page } from '@playwright/test'
+import { startChild } from './processes.js'
 
 /** Opens the chat in a fresh browser context (a person of its own) and enters a nickname. */
 async function person(browser: Browser, url: string, nickname: string) {
@@ -104,4 +108,61 @@ test('three browsers and a terminal chat in one room: each message shown once ev
     await expect(page.locator('#members li')).toHaveCount(2, { timeout: 30_000 })
   }
   await Promise.all([ada.context.close(), bo.context.close()])
+})
+
+/** `npm start`'s script on the given ports (0: free ones); resolves with its ports and page. */
+async function startChat(keyFile: string, relayPort = 0, httpPort = 0) {
+  let relay = 0
+  const [child, page] = await startChild(
+    'apps/chat/start.ts',
+    {
+      FERRY_RELAY_PORT: String(relayPort),
+      FERRY_HTTP_PORT: String(httpPort),
+      FERRY_RELAY_KEY_FILE: keyFile,
+    },
+    (line) => {
+      const port = /^relay\s+https:\/\/127\.0\.0\.1:(\d+)\//.exec(line)?.[1]
+      if (port) relay = Number(port)
+      return /open (http:\/\/\S+)/.exec(line)?.[1]
+    },
+  )
+  return { child, page, relayPort: relay, httpPort: Number(new URL(page).port) }
+}
+
+test('the room recovers by itself when the relay restarts, without a reload', async ({
+  browser,
+}) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-chat-restart-'))
+  const keyFile = join(dir, 'relay.key')
+  let server = await startChat(keyFile)
+  try {
+    const ada = await person(browser, server.page, 'ada')
+    const bo = await person(browser, ada.page.url(), 'bo')
+    await say(ada.page, 'before the restart')
+    await expect(messages(bo.page)).toHaveText(['before the restart'])
+
+    // A clean restart: the relay tells its clients it is going away, and comes back on the
+    // same port with the same identity and certificate.
+    await server.child.stop()
+    for (const { page } of [ada, bo]) {
+      await expect(page.locator('#status')).not.toHaveAttribute('data-state', 'online')
+    }
+    server = await startChat(keyFile, server.relayPort, server.httpPort)
+    for (const { page } of [ada, bo]) {
+      await expect(page.locator('#status')).toHaveAttribute('data-state', 'online', {
+        timeout: 30_000,
+      })
+      await expect(page.locator('#members li')).toHaveCount(2, { timeout: 30_000 })
+    }
+    await say(bo.page, 'after the restart')
+    for (const { page } of [ada, bo]) {
+      await expect(messages(page)).toHaveText(['before the restart', 'after the restart'], {
+        timeout: 30_000,
+      })
+    }
+    await Promise.all([ada.context.close(), bo.context.close()])
+  } finally {
+    await server.child.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
 })

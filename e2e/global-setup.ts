@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import {
   type Child,
   startChild,
@@ -23,7 +25,11 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   try {
     const [chat, chatUrl] = await startChild(
       'apps/chat/start.ts',
-      { FERRY_RELAY_PORT: '0', FERRY_HTTP_PORT: '0' },
+      {
+        FERRY_RELAY_PORT: '0',
+        FERRY_HTTP_PORT: '0',
+        FERRY_RELAY_KEY_FILE: join(tmpdir(), `ferry-e2e-chat-${process.pid}`, 'relay.key'),
+      },
       (line) => /open (http:\/\/\S+)/.exec(line)?.[1],
     )
     started.push(chat)

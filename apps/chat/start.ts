@@ -1,20 +1,33 @@
 /**
  * `npm start`: a relay and the chat page, on embedded defaults. The relay listens on UDP
- * `FERRY_RELAY_PORT` (default 4433) with a fresh self-signed certificate; the page is served on
+ * `FERRY_RELAY_PORT` (default 4433) with a self-signed certificate kept, with its identity, in
+ * `FERRY_RELAY_KEY_FILE` (default `.ferry/relay.key` in the repository), so that pages left open
+ * across a restart still trust it and reconnect by themselves; the page is served on
  * `http://127.0.0.1:FERRY_HTTP_PORT/` (default 8080), with `/config.json` telling it the relay's
  * URL and the certificate hash to pin. Ctrl-C stops both.
  */
+import { mkdir } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { RelayServer } from '@ferry/node'
+import { RelayServer, keptCertificate } from '@ferry/node'
 import { createServer, defaultClientConditions } from 'vite'
 
 const root = fileURLToPath(new URL('.', import.meta.url))
 const relayPort = Number(process.env.FERRY_RELAY_PORT ?? 4433)
 const httpPort = Number(process.env.FERRY_HTTP_PORT ?? 8080)
+const keyFile =
+  process.env.FERRY_RELAY_KEY_FILE ??
+  fileURLToPath(new URL('../../.ferry/relay.key', import.meta.url))
 
-const relay = await RelayServer.start({ port: relayPort, httpPort: null })
+await mkdir(dirname(keyFile), { recursive: true })
+const relay = await RelayServer.start({
+  port: relayPort,
+  httpPort: null,
+  keyFile,
+  certificate: await keptCertificate(keyFile),
+})
 const info = relay.info()
 const config = JSON.stringify({ relay: { url: info.url, certHashes: info.certHashes } })
 
