@@ -1,7 +1,6 @@
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import {
   type Child,
+  startChatDemo,
   startChild,
   startFerryFixture,
   startFixtureProcess,
@@ -23,15 +22,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   )
   const started: Child[] = [demo]
   try {
-    const [chat, chatUrl] = await startChild(
-      'apps/chat/start.ts',
-      {
-        FERRY_RELAY_PORT: '0',
-        FERRY_HTTP_PORT: '0',
-        FERRY_RELAY_KEY_FILE: join(tmpdir(), `ferry-e2e-chat-${process.pid}`, 'relay.key'),
-      },
-      (line) => /open (http:\/\/\S+)/.exec(line)?.[1],
-    )
+    const [chat, chatUrl] = await startChatDemo()
     started.push(chat)
     process.env.FERRY_CHAT_PAGE = chatUrl
     const [fixture, { pageUrl }] = await startFixtureProcess()

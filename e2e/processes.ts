@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 /** A child process running a TypeScript entry through tsx. */
@@ -59,4 +61,20 @@ export async function startSessionFixture(): Promise<[Child, string]> {
 /** Starts the relay tests' fixture (e2e/relay/main.ts); resolves with its JSON line. */
 export async function startRelayFixture(): Promise<[Child, string]> {
   return startChild('e2e/relay/main.ts', {}, (line) => (line.startsWith('{') ? line : undefined))
+}
+
+/**
+ * Starts the chat demo (`apps/chat/start.ts`, what `npm start` runs) on free ports, its relay's
+ * key kept in a temporary directory; resolves with its page URL.
+ */
+export async function startChatDemo(): Promise<[Child, string]> {
+  return startChild(
+    'apps/chat/start.ts',
+    {
+      FERRY_RELAY_PORT: '0',
+      FERRY_HTTP_PORT: '0',
+      FERRY_RELAY_KEY_FILE: join(tmpdir(), `ferry-e2e-chat-${process.pid}`, 'relay.key'),
+    },
+    (line) => /open (http:\/\/\S+)/.exec(line)?.[1],
+  )
 }

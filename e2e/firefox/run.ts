@@ -1,6 +1,7 @@
 /**
  * The browser checks of `e2e/transport.spec.ts`, `e2e/ferry.spec.ts`, `e2e/session.spec.ts`
- * (the Session suite) and `e2e/relay.spec.ts` (browsers through `ferry relay`), run in Firefox. Playwright cannot drive Debian's Firefox ESR, so
+ * (the Session suite), `e2e/relay.spec.ts` (browsers through `ferry relay`) and `e2e/chat.spec.ts`
+ * (the chat demo), run in Firefox. Playwright cannot drive Debian's Firefox ESR, so
  * puppeteer-core drives it headless over WebDriver BiDi. The pages and their checks
  * (`e2e/fixture/page.js`, `e2e/session/page.ts`) are the very same as in Chromium; only the
  * subprotocol expectation differs, because Firefox does not implement the `protocols` option,
@@ -20,6 +21,7 @@ import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppete
 import { requireFirefox } from '../browsers.js'
 import type { DemoResult, FerryFixture } from '../ferry/types.js'
 import {
+  startChatDemo,
   startFerryFixture,
   startFixtureProcess,
   startRelayFixture,
@@ -97,6 +99,8 @@ interface Check {
 let ferry: FerryFixture | undefined
 let session: SessionFixture | undefined
 let relay: RelayFixture | undefined
+/** The chat demo's page (`npm start`'s). */
+let chatPage: string | undefined
 /** The browser, for checks that open contexts of their own. */
 let firefox: Browser | undefined
 
@@ -437,6 +441,62 @@ const relayChecks: Check[] = [
   },
 ]
 
+/** A chat tab in a browser context of its own: a person, with `nickname`, in the room. */
+async function chatPerson(
+  contexts: BrowserContext[],
+  url: string,
+  nickname: string,
+): Promise<Page> {
+  const context = await firefox!.createBrowserContext()
+  contexts.push(context)
+  const page = await context.newPage()
+  await page.goto(url)
+  await page.waitForSelector('#nickname')
+  await page.type('#nickname', nickname)
+  await page.click('#enter')
+  await page.waitForSelector('#status[data-state="online"]')
+  return page
+}
+
+async function shownMessages(page: Page, count: number): Promise<string[]> {
+  await page.waitForFunction(
+    (n: number) => document.querySelectorAll('#messages .message').length >= n,
+    {},
+    count,
+  )
+  return page.$$eval('#messages .message .text', (items) => items.map((i) => i.textContent ?? ''))
+}
+
+/** The chat of `e2e/chat.spec.ts`, in Firefox. */
+const chatChecks: Check[] = [
+  {
+    name: 'chat: two Firefox contexts join a room from its link, send and receive',
+    ownPage: true,
+    async run() {
+      const contexts: BrowserContext[] = []
+      try {
+        const ada = await chatPerson(contexts, chatPage!, 'ada')
+        const bo = await chatPerson(contexts, ada.url(), 'bo')
+        for (const page of [ada, bo]) {
+          await page.waitForFunction(() => document.querySelectorAll('#members li').length === 2)
+        }
+        await ada.type('#message', 'hello from firefox')
+        await ada.keyboard.press('Enter')
+        await bo.type('#message', 'hello back')
+        await bo.keyboard.press('Enter')
+        for (const page of [ada, bo]) {
+          deepStrictEqual(
+            new Set(await shownMessages(page, 2)),
+            new Set(['hello from firefox', 'hello back']),
+          )
+        }
+      } finally {
+        await Promise.allSettled(contexts.map((c) => c.close()))
+      }
+    },
+  },
+]
+
 /**
  * Where Firefox 153 departs from the W3C WebTransport API, a check of the Session suite fails.
  * As with `protocols` above, the run then asserts that it fails in the known way and says why;
@@ -619,6 +679,7 @@ async function main(): Promise<number> {
   let ferryProcess: Child | undefined
   let sessionProcess: Child | undefined
   let relayProcess: Child | undefined
+  let chatProcess: Child | undefined
   let browser: Browser | undefined
   let profile: string | undefined
   try {
@@ -635,6 +696,7 @@ async function main(): Promise<number> {
     let relayLine: string
     ;[relayProcess, relayLine] = await startRelayFixture()
     relay = JSON.parse(relayLine) as RelayFixture
+    ;[chatProcess, chatPage] = await startChatDemo()
     profile = await mkdtemp(join(tmpdir(), 'ferry-firefox-'))
     browser = await launchFirefox(profile)
     firefox = browser
@@ -643,9 +705,13 @@ async function main(): Promise<number> {
     let passed = 0
     let failed = 0
     const pattern = process.argv[2] === undefined ? undefined : new RegExp(process.argv[2], 'i')
-    const selected = [...checks, ...ferryChecks, ...suiteChecks, ...relayChecks].filter(
-      (c) => pattern?.test(c.name) ?? true,
-    )
+    const selected = [
+      ...checks,
+      ...ferryChecks,
+      ...suiteChecks,
+      ...relayChecks,
+      ...chatChecks,
+    ].filter((c) => pattern?.test(c.name) ?? true)
     if (selected.length === 0) throw new Error(`no check matches ${String(pattern)}`)
     for (const c of selected) {
       if (interrupted.signal.aborted) break
@@ -675,6 +741,7 @@ async function main(): Promise<number> {
     if (ferryProcess) await stopFixture(ferryProcess)
     if (sessionProcess) await stopFixture(sessionProcess)
     if (relayProcess) await stopFixture(relayProcess)
+    if (chatProcess) await stopFixture(chatProcess)
     if (profile !== undefined) await rm(profile, { recursive: true, force: true })
   }
 }
