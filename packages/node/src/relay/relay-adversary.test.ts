@@ -54,8 +54,13 @@ describe('Relay: hostile clients', () => {
     // Garbage as a session's first stream: refused, or left to time out.
     for (let round = 0; round < 20; round++) {
       const session = await dialRelay(fixture)
-      const stream = await session.createBidirectionalStream()
-      await stream.writable.getWriter().write(garbage(prng, 1500, 3))
+      const bytes = garbage(prng, 1500, 3)
+      // On a loaded machine the relay's 100 ms authentication deadline can close the session
+      // before the garbage is even sent; the session must end with one of the codes either way.
+      await session
+        .createBidirectionalStream()
+        .then((stream) => stream.writable.getWriter().write(bytes))
+        .catch(() => {})
       const { closeCode } = await session.closed
       expect([RelayCode.PROTOCOL_ERROR, RelayCode.AUTH_FAILED]).toContain(closeCode)
     }
