@@ -166,3 +166,27 @@ test('the room recovers by itself when the relay restarts, without a reload', as
     await rm(dir, { recursive: true, force: true })
   }
 })
+
+test('a forged or tampered message is shown to nobody', async ({ browser }) => {
+  const ada = await person(browser, process.env.FERRY_CHAT_PAGE!, 'ada')
+  const bo = await person(browser, ada.page.url(), 'bo')
+  await expect(ada.page.locator('#members li')).toHaveCount(2)
+  const marker = 'a genuine message after the forgeries'
+  const [forger] = await startChild(
+    'e2e/chat/forger.ts',
+    { FERRY_CHAT_LINK: ada.page.url(), FERRY_CHAT_MARKER: marker },
+    (line) => (line.startsWith('{') ? line : undefined),
+  )
+  try {
+    // The genuine message travels the same links after the forgeries: once it is shown, the
+    // forgeries have been received and dropped.
+    for (const { page } of [ada, bo]) {
+      await expect(messages(page)).toHaveText([marker], { timeout: 30_000 })
+      await expect(page.locator('#messages')).not.toContainText('FORGED')
+      await expect(page.locator('#messages')).not.toContainText('TAMPERED')
+    }
+  } finally {
+    await forger.stop()
+    await Promise.all([ada.context.close(), bo.context.close()])
+  }
+})
