@@ -35,6 +35,14 @@ export interface QuicEndpointOptions {
   socketBufferBytes?: number
 }
 
+/** UDP traffic of one {@link QuicEndpoint}, counted since it was bound. */
+export interface QuicEndpointStats {
+  packetsSent: number
+  bytesSent: number
+  packetsReceived: number
+  bytesReceived: number
+}
+
 /** A connection id as a map key: its bytes as a Latin-1 string (one char per byte). */
 function cidKey(cid: Uint8Array): string {
   return Buffer.from(cid.buffer, cid.byteOffset, cid.byteLength).toString('latin1')
@@ -51,6 +59,13 @@ export class QuicEndpoint implements QuicHost {
   private passQueued = false
   private closing = false
   private readonly local: HostPort
+  /** The UDP payloads this endpoint sent and received (handed to the socket, read from it). */
+  readonly stats: QuicEndpointStats = {
+    packetsSent: 0,
+    bytesSent: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+  }
   private readonly all = new Set<QuicConnection>()
   private readonly maxConnections: number
   private readonly maxConnectionsPerAddress: number
@@ -118,6 +133,8 @@ export class QuicEndpoint implements QuicHost {
     // A connection's timer may still fire after the socket closed (its grace ran out first):
     // what it would send has nowhere to go, and must not throw out of a timer.
     if (this.socketClosed) return
+    this.stats.packetsSent++
+    this.stats.bytesSent += data.length
     this.socket.send(data, to.port, to.host)
   }
 
@@ -182,6 +199,8 @@ export class QuicEndpoint implements QuicHost {
   }
 
   private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.stats.packetsReceived++
+    this.stats.bytesReceived += msg.length
     let conn: QuicConnection | undefined
     const first = msg[0]
     if (first === undefined) return
