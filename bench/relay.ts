@@ -18,7 +18,10 @@
  * 5. fairness: a page → page pair's echo round trip and throughput (`FERRY_BENCH_FAIR_MIB`,
  *    default 16) while another client floods the same relay with streams
  *    (`FERRY_BENCH_STREAM_RATE`, default 200 a second) or bytes, against the same pair unloaded
- *    just before; each loaded phase is cut at `FERRY_BENCH_PHASE_S` (default 10) seconds.
+ *    just before; each loaded phase is cut at `FERRY_BENCH_PHASE_S` (default 10) seconds. The
+ *    byte flood runs twice: on the default relay (no byte limit, so the flood takes an equal
+ *    share of it) and on a relay started with `--client-rate` `FERRY_BENCH_CLIENT_RATE`
+ *    (default 4MiB), which holds each client — the flooder and the pair alike — to that rate.
  *
  * Run it with `npx --yes pnpm@10 bench:relay`. `FERRY_BENCH_ONLY` (comma-separated subset of
  * `throughput,connect,sessions,fairness`) runs part of it; `FERRY_BENCH_RELAY_NODE_OPTIONS` are
@@ -63,6 +66,8 @@ const sessionBatch = positiveInt('FERRY_BENCH_SESSION_BATCH', 50)
 const fairBytes = positiveInt('FERRY_BENCH_FAIR_MIB', 16) * MiB
 const streamRate = positiveInt('FERRY_BENCH_STREAM_RATE', 200)
 const phaseMs = positiveInt('FERRY_BENCH_PHASE_S', 10) * 1000
+/** `ferry relay --client-rate` of the relay the last fairness phase runs on. */
+const limitedRate = process.env.FERRY_BENCH_CLIENT_RATE ?? '4MiB'
 const only = process.env.FERRY_BENCH_ONLY?.split(',').map((s) => s.trim())
 const wanted = (part: string): boolean => !only || only.includes(part)
 
@@ -82,7 +87,7 @@ const summary: string[] = []
 // ---- processes and pages ----
 
 /** Starts `ferry relay --json` on free ports; resolves once it printed its address. */
-async function startRelay(): Promise<[NodeChild, RelayAddress]> {
+async function startRelay(...options: string[]): Promise<[NodeChild, RelayAddress]> {
   const node = process.env.FERRY_BENCH_RELAY_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []
   const relay = new NodeChild([
     ...node,
@@ -93,6 +98,7 @@ async function startRelay(): Promise<[NodeChild, RelayAddress]> {
     '--http-port',
     '0',
     '--json',
+    ...options,
   ])
   return [relay, await relay.next<RelayAddress>((v) => 'url' in v)]
 }
@@ -288,12 +294,18 @@ async function pairFigures(a: BenchPage, deadline: number): Promise<PairFigures>
   return { rttMs: median(rtts), mibPerSecond: mibPerSecond(fairBytes, median(transfers)) }
 }
 
-async function fairness(a: BenchPage, relay: RelayAddress, relayProcess: NodeChild): Promise<void> {
-  console.log(
-    `5. fairness: page → relay → page, echo round trip (fresh stream) and ${fairBytes / MiB} MiB, ` +
-      `unloaded (just before) and while another client floods the relay`,
-  )
-  for (const mode of ['streams', 'bytes'] as const) {
+/**
+ * The pair `a` → its relay peer measured unloaded and under each flood of `modes` on `relay`;
+ * `label` names the relay's configuration in the output.
+ */
+async function fairness(
+  a: BenchPage,
+  relay: RelayAddress,
+  relayProcess: NodeChild,
+  modes: readonly ('streams' | 'bytes')[],
+  label: string,
+): Promise<void> {
+  for (const mode of modes) {
     const unloadedMachine = readMachine()
     const unloaded = await pairFigures(a, performance.now() + phaseMs)
     const idleMachine = since(unloadedMachine)
@@ -331,7 +343,7 @@ async function fairness(a: BenchPage, relay: RelayAddress, relayProcess: NodeChi
     const rtt = unloaded.rttMs / loaded.rttMs
     const tput = loaded.mibPerSecond / unloaded.mibPerSecond
     console.log(
-      `  (${mode === 'streams' ? 'a' : 'b'}) flooding ${mode}: ${what}; CPU while measured: ` +
+      `  ${label}, flooding ${mode}: ${what}; CPU while measured: ` +
         `relay ${busy.relay.toFixed(0)}%, flooding process ${busy.flood.toFixed(0)}% of one core`,
     )
     console.log(
@@ -341,7 +353,7 @@ async function fairness(a: BenchPage, relay: RelayAddress, relayProcess: NodeChi
     console.log(`    machine unloaded: ${describeMachine([idleMachine])}`)
     console.log(`    machine loaded:   ${describeMachine([loadedMachine])}`)
     summary.push(
-      `fairness (${mode} flood): throughput ratio = ${f(tput)}, round-trip ratio unloaded/loaded = ${f(rtt)} ` +
+      `fairness (${mode} flood, ${label}): throughput ratio = ${f(tput)}, round-trip ratio unloaded/loaded = ${f(rtt)} ` +
         `(${f(loaded.rttMs)} ms vs ${f(unloaded.rttMs)} ms)`,
     )
   }
@@ -434,7 +446,22 @@ async function main(): Promise<void> {
       await a.open('direct', peerAddresses.ticket, 'direct')
       if (wanted('throughput')) await throughput(a, relayProcess, peer)
       if (wanted('connect')) await connectTime(a, b, peerAddresses)
-      if (wanted('fairness')) await fairness(a, relay, relayProcess)
+      if (wanted('fairness')) {
+        console.log(
+          `5. fairness: page → relay → page, echo round trip (fresh stream) and ${fairBytes / MiB} MiB, ` +
+            `unloaded (just before) and while another client floods the relay`,
+        )
+        await fairness(a, relay, relayProcess, ['streams', 'bytes'], 'default relay')
+        // The same byte flood on a relay whose operator set a per-client byte rate.
+        const [limitedProcess, limited] = await startRelay('--client-rate', limitedRate)
+        cleanups.unshift(() => limitedProcess.stop())
+        const [c, d] = await Promise.all([
+          BenchPage.open(browser, pages.url, limited),
+          BenchPage.open(browser, pages.url, limited),
+        ])
+        await c.open('relay', d.id, 'relay')
+        await fairness(c, limited, limitedProcess, ['bytes'], `--client-rate ${limitedRate}`)
+      }
       const errors = [...(await a.errors()), ...(await b.errors())]
       if (errors.length > 0) throw new Error(`the pages failed: ${errors.join('; ')}`)
     }

@@ -22,6 +22,11 @@ options:
   --allow FILE       accept only the EndpointIds listed in FILE (one per line, # comments)
   --deny FILE        refuse the EndpointIds listed in FILE
   --token TOKEN      accept only clients that present TOKEN
+  --client-rate SIZE forward at most SIZE bytes a second from each client, streams and
+                     datagrams (e.g. 4MiB, 500kB; default: no limit); a client above it is
+                     slowed down by QUIC flow control, its excess datagrams are dropped
+  --client-burst SIZE  what a client may send at once after a quiet while (default: twice
+                     --client-rate)
   --json             print the relay's address as one JSON object on one line
   -h, --help         show this text
 
@@ -44,6 +49,34 @@ async function readIds(file: string): Promise<PublicKey[]> {
     }
   }
   return ids
+}
+
+const units: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+}
+
+/**
+ * A byte count such as `4MiB`, `500kB`, `1.5GB` or `65536` (binary units are powers of 1024,
+ * decimal ones of 1000), rounded to whole bytes.
+ * @throws {Error} naming `name`, for anything else or a result below one byte.
+ */
+export function parseByteSize(value: string, name: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim())
+  const unit = m ? units[m[2]!.toLowerCase()] : undefined
+  const bytes = unit === undefined ? NaN : Math.round(Number(m![1]) * unit)
+  if (!Number.isFinite(bytes) || bytes < 1) {
+    throw new Error(
+      `${name} must be a size in bytes such as 4MiB or 500kB, got ${JSON.stringify(value)}`,
+    )
+  }
+  return bytes
 }
 
 function port(value: string | undefined, name: string): number | undefined {
@@ -70,6 +103,8 @@ export async function relayCommand(argv: string[]): Promise<number> {
         allow: { type: 'string' },
         deny: { type: 'string' },
         token: { type: 'string' },
+        'client-rate': { type: 'string' },
+        'client-burst': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -85,6 +120,11 @@ export async function relayCommand(argv: string[]): Promise<number> {
     if ((values.cert === undefined) !== (values.key === undefined)) {
       throw new Error('--cert and --key go together')
     }
+    const clientRate = values['client-rate']
+    const clientBurst = values['client-burst']
+    if (clientBurst !== undefined && clientRate === undefined) {
+      throw new Error('--client-burst goes with --client-rate')
+    }
     options = {
       host: values.host,
       port: udp,
@@ -92,6 +132,11 @@ export async function relayCommand(argv: string[]): Promise<number> {
       keyFile: values['key-file'],
       certificate:
         values.cert !== undefined ? { certFile: values.cert, keyFile: values.key! } : undefined,
+    }
+    if (clientRate !== undefined) {
+      options.bytesPerSecond = parseByteSize(clientRate, '--client-rate')
+      if (clientBurst !== undefined)
+        options.bytesBurst = parseByteSize(clientBurst, '--client-burst')
     }
     if (values.allow !== undefined) {
       options.access = { mode: 'allow', ids: await readIds(values.allow) }

@@ -154,3 +154,61 @@ describe('`ferry relay --key-file`', () => {
     expect(await readFile(`${keyFile}.cert.pem`, 'utf8')).toBe(old.certPem + old.keyPem)
   })
 })
+
+describe('`ferry relay --client-rate`', () => {
+  it('holds each client to its byte rate: a burst of datagrams past the bucket is dropped, and counted', async () => {
+    const relay = await ferryRelay(
+      '--port',
+      '0',
+      '--http-port',
+      '0',
+      '--client-rate',
+      '2KiB',
+      '--client-burst',
+      '4KiB',
+    )
+    const info = relay.info!
+    const config = {
+      relay: { url: info.url, certHashes: info.certHashes.map((h) => Buffer.from(h, 'hex')) },
+    }
+    const a = await Endpoint.create(config)
+    const b = await Endpoint.create(config)
+    cleanup.push(
+      () => a.close(),
+      () => b.close(),
+    )
+    echo(a)
+    await Promise.all([a.online(), b.online()])
+    const conn = await b.connect(a.id, alpn)
+    const counts = async (): Promise<{ forwarded: number; dropped: number }> => {
+      const text = await (await fetch(`${info.http}/metrics`)).text()
+      const value = (name: string): number =>
+        Number(new RegExp(`^ferry_relay_${name} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN)
+      return {
+        forwarded: value('datagrams_forwarded_total'),
+        dropped: value('datagrams_dropped_total'),
+      }
+    }
+    const sent = 40
+    for (let i = 0; i < sent; i++) {
+      await conn.sendDatagram(new Uint8Array(1000).fill(i))
+      // One at a time: each reaches the relay and is counted before the next goes, so none
+      // is dropped for a full queue (without the rate, all 40 are forwarded).
+      await expect
+        .poll(
+          async () => {
+            const c = await counts()
+            return c.forwarded + c.dropped
+          },
+          { interval: 5 },
+        )
+        .toBe(i + 1)
+    }
+    const { forwarded } = await counts()
+    // 4 KiB of burst and 2 KiB a second of refill: a handful of the 1000-byte datagrams.
+    expect(forwarded).toBeGreaterThan(0)
+    expect(forwarded).toBeLessThan(10)
+    conn.close(0, 'done')
+    await stop(relay)
+  })
+})
