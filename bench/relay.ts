@@ -23,8 +23,13 @@
  *    share of it) and on a relay started with `--client-rate` `FERRY_BENCH_CLIENT_RATE`
  *    (default 4MiB), which holds each client — the flooder and the pair alike — to that rate.
  *
+ * 6. the floor: the same transfer Node → Node on the bare QUIC layer, direct and through a
+ *    forwarder that only copies one QUIC stream onto another (`relay/floor.ts`), in interleaved
+ *    rounds: what any relay on this QUIC layer and machine costs at least, and, beside part 1,
+ *    the ratio a relay that cheap would leave.
+ *
  * Run it with `npx --yes pnpm@10 bench:relay`. `FERRY_BENCH_ONLY` (comma-separated subset of
- * `throughput,connect,sessions,fairness`) runs part of it; `FERRY_BENCH_RELAY_NODE_OPTIONS` are
+ * `throughput,connect,sessions,fairness,floor`) runs part of it; `FERRY_BENCH_RELAY_NODE_OPTIONS` are
  * Node flags for the `ferry relay` child (e.g. `--cpu-prof --cpu-prof-dir=/tmp/relay-prof`).
  */
 import { createServer as createHttpServer, type Server } from 'node:http'
@@ -37,6 +42,7 @@ import { chromiumArgs, requireChromium } from '../e2e/browsers.js'
 import { NodeChild } from './relay/child.js'
 import { type MachineDelta, readMachine, since } from './relay/machine.js'
 import type { FloodReport } from './relay/flood.js'
+import type { FloorReport } from './relay/floor.js'
 import type { PeerAddresses } from './relay/peer.js'
 import type { RelayMemory } from './relay/sessions-relay.js'
 import type { SessionsReport } from './relay/sessions.js'
@@ -214,6 +220,18 @@ async function throughput(a: BenchPage, relay: NodeChild, peer: NodeChild): Prom
   for (const path of ['relay', 'direct'] as const) {
     console.log(`  machine during ${path.padEnd(6)} transfers: ${describeMachine(machine[path])}`)
   }
+  // Every process on the machine, browsers included: when the transfers keep all cores busy,
+  // the rates can differ by no more than the CPU each path spends on a MiB.
+  const machinePerMiB = (path: Path): number =>
+    machine[path].reduce((ms, d) => ms + d.cpuMs, 0) / (mib * rounds)
+  const machineRatio = machinePerMiB('direct') / machinePerMiB('relay')
+  found.directPerMiB = machinePerMiB('direct')
+  found.chromiumPerMiB = machinePerMiB('relay') - cpuPerMiB
+  console.log(
+    `  CPU per MiB, all processes: relayed ${f(machinePerMiB('relay'))} ms, direct ` +
+      `${f(machinePerMiB('direct'))} ms (direct/relayed ${f(machineRatio)}: the ratio the machine ` +
+      `allows when the transfers keep all its cores busy)`,
+  )
   console.log(`3. relay CPU over the ${rounds} relayed transfers (${mib * rounds} MiB)`)
   console.log(
     `  ${f(cpuPerMiB)} ms CPU per relayed MiB; the relay was busy ${((100 * relayCpuMs) / relayWallMs).toFixed(0)}% of one core while relaying`,
@@ -224,6 +242,10 @@ async function throughput(a: BenchPage, relay: NodeChild, peer: NodeChild): Prom
   )
   summary.push(`throughput relay ${f(relayRate)} MiB/s, direct ${f(directRate)} MiB/s`)
   summary.push(`ratio relay/direct = ${f(relayRate / directRate)}`)
+  summary.push(
+    `CPU per MiB over all processes: relayed ${f(machinePerMiB('relay'))} ms, direct ` +
+      `${f(machinePerMiB('direct'))} ms (ratio ${f(machineRatio)})`,
+  )
   summary.push(
     `relay CPU = ${f(cpuPerMiB)} ms/MiB (a direct Node receiver: ${f(peerPerMiB)} ms/MiB, ratio ${f(cpuPerMiB / peerPerMiB)})`,
   )
@@ -359,6 +381,84 @@ async function fairness(
   }
 }
 
+// ---- 6: the floor ----
+
+/** Figures of the throughput and floor parts that the summary sets side by side. */
+const found: { chromiumPerMiB?: number; directPerMiB?: number; forwarderPerMiB?: number } = {}
+
+/** One Node → Node transfer on the bare QUIC layer, through the bare forwarder or not. */
+async function floorTransfer(
+  forwarded: boolean,
+): Promise<{ ms: number; sinkPerMiB: number; forwarderPerMiB?: number }> {
+  const children: NodeChild[] = []
+  const start = (env: Record<string, string>): NodeChild => {
+    const child = new NodeChild([entry('floor.ts')], env)
+    children.push(child)
+    return child
+  }
+  try {
+    const sink = start({ FERRY_FLOOR_ROLE: 'sink' })
+    let to = (await sink.next<{ port: number }>((v) => 'port' in v)).port
+    let forward: NodeChild | undefined
+    if (forwarded) {
+      forward = start({ FERRY_FLOOR_ROLE: 'forward', FERRY_FLOOR_SINK: String(to) })
+      to = (await forward.next<{ port: number }>((v) => 'port' in v)).port
+    }
+    start({ FERRY_FLOOR_ROLE: 'source', FERRY_FLOOR_TO: String(to) })
+    const end = await sink.next<FloorReport>((v) => 'cpuPerMiB' in v)
+    const forwarder = await forward?.next<FloorReport>((v) => 'cpuPerMiB' in v)
+    return { ms: end.ms, sinkPerMiB: end.cpuPerMiB, forwarderPerMiB: forwarder?.cpuPerMiB }
+  } finally {
+    for (const child of children) await child.stop()
+  }
+}
+
+async function floor(): Promise<void> {
+  const runs = { direct: [] as number[], forwarded: [] as number[] }
+  const cpu = { sink: [] as number[], forwarder: [] as number[] }
+  for (let round = 0; round < rounds; round++) {
+    for (const forwarded of round % 2 ? [true, false] : [false, true]) {
+      const r = await floorTransfer(forwarded)
+      runs[forwarded ? 'forwarded' : 'direct'].push(r.ms)
+      if (forwarded) cpu.forwarder.push(r.forwarderPerMiB!)
+      else cpu.sink.push(r.sinkPerMiB)
+    }
+    progress(`floor round ${round + 1}/${rounds} done`)
+  }
+  const rate = (ms: number[]): number => mibPerSecond(transferBytes, median(ms))
+  const ratio = rate(runs.forwarded) / rate(runs.direct)
+  found.forwarderPerMiB = median(cpu.forwarder)
+  console.log(
+    `6. the floor: the bare QUIC layer (no WebTransport, web streams, relay protocol or ` +
+      `encryption), Node → Node, ${transferBytes / MiB} MiB, median of ${rounds} interleaved rounds`,
+  )
+  console.log(
+    `  Node → Node                     ${f(rate(runs.direct))} MiB/s; the receiver ` +
+      `${f(median(cpu.sink))} ms CPU per MiB`,
+  )
+  console.log(
+    `  Node → bare forwarder → Node    ${f(rate(runs.forwarded))} MiB/s; the forwarder ` +
+      `${f(found.forwarderPerMiB)} ms CPU per MiB`,
+  )
+  console.log(`  ratio forwarded/direct = ${f(ratio)}`)
+  summary.push(
+    `floor: a bare QUIC forwarder, Node to Node: ratio forwarded/direct = ${f(ratio)}, ` +
+      `forwarder CPU ${f(found.forwarderPerMiB)} ms/MiB`,
+  )
+  if (found.chromiumPerMiB !== undefined && found.directPerMiB !== undefined) {
+    // The relayed path as it would be with a relay costing no more than the bare forwarder.
+    const bound = found.directPerMiB / (found.chromiumPerMiB + found.forwarderPerMiB)
+    console.log(
+      `  with a relay as cheap as the bare forwarder, the relayed path would cost ` +
+        `${f(found.chromiumPerMiB)} (all but the relay) + ${f(found.forwarderPerMiB)} ms per MiB: ` +
+        `direct/relayed ${f(bound)} when all cores are busy`,
+    )
+    summary.push(
+      `ratio the machine allows with a relay as cheap as the bare forwarder = ${f(bound)}`,
+    )
+  }
+}
+
 // ---- 4: sessions ----
 
 async function health(http: string): Promise<number> {
@@ -472,6 +572,7 @@ async function main(): Promise<void> {
   }
   // Last, with the browser gone: the relay's memory is measured with nothing else running.
   if (wanted('sessions')) await sessions()
+  if (wanted('floor')) await floor()
   console.log()
   console.log(`summary (${((performance.now() - started) / 1000).toFixed(0)} s)`)
   for (const line of summary) console.log(`  ${line}`)

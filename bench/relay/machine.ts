@@ -19,6 +19,8 @@ export interface MachineReading {
 export interface MachineDelta {
   /** Busy share of all cores, 0–100 per core (200% is both of two cores). */
   cpuPercent: number
+  /** Busy CPU time of all cores together, in ms. */
+  cpuMs: number
   udpIn: number
   udpDropped: number
 }
@@ -49,10 +51,14 @@ export function since(before: MachineReading): MachineDelta {
   const share = (now.busy - before.busy) / Math.max(1, now.total - before.total)
   return {
     cpuPercent: 100 * share * coreCount,
+    cpuMs: ((now.busy - before.busy) * 1000) / userHz,
     udpIn: now.udpIn - before.udpIn,
     udpDropped: now.udpDropped - before.udpDropped,
   }
 }
+
+/** The unit of `/proc/stat`'s times: USER_HZ, 100 a second on every Linux architecture we run. */
+const userHz = 100
 
 const coreCount = (() => {
   const lines = readFileSync('/proc/stat', 'utf8').split('\n')
