@@ -21,7 +21,8 @@
  *    just before; each loaded phase is cut at `FERRY_BENCH_PHASE_S` (default 10) seconds. The
  *    byte flood runs twice: on the default relay (no byte limit, so the flood takes an equal
  *    share of it) and on a relay started with `--client-rate` `FERRY_BENCH_CLIENT_RATE`
- *    (default 4MiB), which holds each client — the flooder and the pair alike — to that rate.
+ *    (default 4MiB, burst 1MiB), which holds each client — the flooder and the pair alike — to
+ *    that rate.
  *
  * 6. the floor: the same transfer Node → Node on the bare QUIC layer, direct and through a
  *    forwarder that only copies one QUIC stream onto another (`relay/floor.ts`), in interleaved
@@ -74,6 +75,11 @@ const streamRate = positiveInt('FERRY_BENCH_STREAM_RATE', 200)
 const phaseMs = positiveInt('FERRY_BENCH_PHASE_S', 10) * 1000
 /** `ferry relay --client-rate` of the relay the last fairness phase runs on. */
 const limitedRate = process.env.FERRY_BENCH_CLIENT_RATE ?? '4MiB'
+/**
+ * Its `--client-burst`: small, so that the pair's transfers run at the rate whether or not the
+ * bucket had a quiet while to fill up before them (the flood's start gives it one).
+ */
+const limitedBurst = '1MiB'
 const only = process.env.FERRY_BENCH_ONLY?.split(',').map((s) => s.trim())
 const wanted = (part: string): boolean => !only || only.includes(part)
 
@@ -553,14 +559,25 @@ async function main(): Promise<void> {
         )
         await fairness(a, relay, relayProcess, ['streams', 'bytes'], 'default relay')
         // The same byte flood on a relay whose operator set a per-client byte rate.
-        const [limitedProcess, limited] = await startRelay('--client-rate', limitedRate)
+        const [limitedProcess, limited] = await startRelay(
+          '--client-rate',
+          limitedRate,
+          '--client-burst',
+          limitedBurst,
+        )
         cleanups.unshift(() => limitedProcess.stop())
         const [c, d] = await Promise.all([
           BenchPage.open(browser, pages.url, limited),
           BenchPage.open(browser, pages.url, limited),
         ])
         await c.open('relay', d.id, 'relay')
-        await fairness(c, limited, limitedProcess, ['bytes'], `--client-rate ${limitedRate}`)
+        await fairness(
+          c,
+          limited,
+          limitedProcess,
+          ['bytes'],
+          `--client-rate ${limitedRate} --client-burst ${limitedBurst}`,
+        )
       }
       const errors = [...(await a.errors()), ...(await b.errors())]
       if (errors.length > 0) throw new Error(`the pages failed: ${errors.join('; ')}`)
