@@ -35,6 +35,7 @@
  */
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from '@playwright/test'
@@ -115,17 +116,25 @@ async function startRelay(...options: string[]): Promise<[NodeChild, RelayAddres
   return [relay, await relay.next<RelayAddress>((v) => 'url' in v)]
 }
 
-/** Vite in middleware mode under a plain HTTP server, serving `relay/index.html` and `page.ts`. */
+/**
+ * Vite in middleware mode under a plain HTTP server, compiling `page.ts`; `relay/index.html` is
+ * served as written, without Vite's dev client (it would try a live-reload socket and fail).
+ */
 async function startPages(): Promise<{ url: string; close(): Promise<void> }> {
   const vite: ViteDevServer = await createServer({
     configFile: false,
     root: here,
     logLevel: 'warn',
-    appType: 'spa',
+    appType: 'custom',
     resolve: { conditions: ['@ferry/source', ...defaultClientConditions] },
     server: { middlewareMode: true, hmr: false, ws: false },
   })
-  const http: Server = createHttpServer(vite.middlewares)
+  const index = readFileSync(`${here}index.html`, 'utf8')
+  const http: Server = createHttpServer((request, response) => {
+    if (request.url !== '/') return vite.middlewares(request, response)
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+    response.end(index)
+  })
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
   return {
     url: `http://127.0.0.1:${(http.address() as AddressInfo).port}/`,

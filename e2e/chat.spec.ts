@@ -6,15 +6,23 @@ import { createInterface } from 'node:readline'
 import { expect, test, type Browser, type Page } from '@playwright/test'
 import { startChild } from './processes.js'
 
-/** Opens the chat in a fresh browser context (a person of its own) and enters a nickname. */
+/**
+ * Opens the chat in a fresh browser context (a person of its own) and enters a nickname;
+ * `errors` collects what the page logs as an error, and its uncaught exceptions.
+ */
 async function person(browser: Browser, url: string, nickname: string) {
   const context = await browser.newContext()
   const page = await context.newPage()
+  const errors: string[] = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text())
+  })
+  page.on('pageerror', (error) => errors.push(String(error)))
   await page.goto(url)
   await page.getByLabel('Your nickname').fill(nickname)
   await page.getByRole('button', { name: /Create a room|Join the room/ }).click()
   await expect(page.locator('#status')).toHaveAttribute('data-state', 'online')
-  return { context, page }
+  return { context, page, errors }
 }
 
 async function say(page: Page, text: string): Promise<void> {
@@ -92,6 +100,8 @@ test('three browsers and a terminal chat in one room: each message shown once ev
       .locator('#messages .message', { hasText: 'greetings from a terminal' })
       .locator('.author'),
   ).toHaveText('node')
+  // Nothing went wrong on the way that a page would only have told its console.
+  expect([...ada.errors, ...bo.errors, ...cy.errors]).toEqual([])
 
   await ada.page.screenshot({ path: testInfo.outputPath('room-desktop.png') })
   await bo.page.setViewportSize({ width: 390, height: 760 })

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -65,16 +66,35 @@ export async function startRelayFixture(): Promise<[Child, string]> {
 
 /**
  * Starts the chat demo (`apps/chat/start.ts`, what `npm start` runs) on free ports, its relay's
- * key kept in a temporary directory; resolves with its page URL.
+ * key kept in a temporary directory that stopping it removes; resolves with its page URL.
  */
 export async function startChatDemo(): Promise<[Child, string]> {
-  return startChild(
-    'apps/chat/start.ts',
+  const dir = await mkdtemp(join(tmpdir(), 'ferry-e2e-chat-'))
+  const removeDir = (): Promise<void> => rm(dir, { recursive: true, force: true })
+  let started: [Child, string]
+  try {
+    started = await startChild(
+      'apps/chat/start.ts',
+      {
+        FERRY_RELAY_PORT: '0',
+        FERRY_HTTP_PORT: '0',
+        FERRY_RELAY_KEY_FILE: join(dir, 'relay.key'),
+      },
+      (line) => /open (http:\/\/\S+)/.exec(line)?.[1],
+    )
+  } catch (error) {
+    await removeDir()
+    throw error
+  }
+  const [child, url] = started
+  return [
     {
-      FERRY_RELAY_PORT: '0',
-      FERRY_HTTP_PORT: '0',
-      FERRY_RELAY_KEY_FILE: join(tmpdir(), `ferry-e2e-chat-${process.pid}`, 'relay.key'),
+      process: child.process,
+      async stop() {
+        await child.stop()
+        await removeDir()
+      },
     },
-    (line) => /open (http:\/\/\S+)/.exec(line)?.[1],
-  )
+    url,
+  ]
 }

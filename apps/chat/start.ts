@@ -6,7 +6,7 @@
  * `http://127.0.0.1:FERRY_HTTP_PORT/` (default 8080), with `/config.json` telling it the relay's
  * URL and the certificate hash to pin. Ctrl-C stops both.
  */
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname } from 'node:path'
@@ -31,18 +31,29 @@ const relay = await RelayServer.start({
 const info = relay.info()
 const config = JSON.stringify({ relay: { url: info.url, certHashes: info.certHashes } })
 
+// Vite compiles the page's modules on request. The page itself is served as written: Vite's
+// dev client (which it adds to pages it serves) would keep a WebSocket to a live-reload server
+// this demo does not run, log its failure, and reload the page whenever the server restarts.
 const pages = await createServer({
   configFile: false,
   root,
   logLevel: 'warn',
-  appType: 'spa',
+  appType: 'custom',
   resolve: { conditions: ['@ferry/source', ...defaultClientConditions] },
   server: { middlewareMode: true, hmr: false, ws: false },
 })
+const page = await readFile(new URL('./index.html', import.meta.url), 'utf8')
 const http = createHttpServer((request, response) => {
-  if (request.url === '/config.json') {
+  const path = new URL(request.url ?? '/', 'http://localhost').pathname
+  if (path === '/config.json') {
     response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
     response.end(config)
+  } else if (path === '/' || path === '/index.html') {
+    response.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+    })
+    response.end(page)
   } else {
     pages.middlewares(request, response)
   }
