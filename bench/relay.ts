@@ -19,8 +19,8 @@
  *    default 16) while another client floods the same relay with streams
  *    (`FERRY_BENCH_STREAM_RATE`, default 200 a second) or bytes, against the same pair unloaded
  *    just before; each loaded phase is cut at `FERRY_BENCH_PHASE_S` (default 10) seconds. The
- *    byte flood runs twice: on the default relay (no byte limit, so the flood takes an equal
- *    share of it) and on a relay started with `--client-rate` `FERRY_BENCH_CLIENT_RATE`
+ *    byte flood runs twice: on the default relay (no byte limit: the flood takes what it can)
+ *    and on a relay started with `--client-rate` `FERRY_BENCH_CLIENT_RATE`
  *    (default 4MiB, burst 1MiB), which holds each client — the flooder and the pair alike — to
  *    that rate.
  *
@@ -241,7 +241,7 @@ async function throughput(a: BenchPage, relay: NodeChild, peer: NodeChild): Prom
     machine[path].reduce((ms, d) => ms + d.cpuMs, 0) / (mib * rounds)
   const machineRatio = machinePerMiB('direct') / machinePerMiB('relay')
   found.directPerMiB = machinePerMiB('direct')
-  found.chromiumPerMiB = machinePerMiB('relay') - cpuPerMiB
+  found.restPerMiB = machinePerMiB('relay') - cpuPerMiB
   console.log(
     `  CPU per MiB, all processes: relayed ${f(machinePerMiB('relay'))} ms, direct ` +
       `${f(machinePerMiB('direct'))} ms (direct/relayed ${f(machineRatio)}: the ratio the machine ` +
@@ -398,8 +398,12 @@ async function fairness(
 
 // ---- 6: the floor ----
 
-/** Figures of the throughput and floor parts that the summary sets side by side. */
-const found: { chromiumPerMiB?: number; directPerMiB?: number; forwarderPerMiB?: number } = {}
+/**
+ * Figures of the throughput and floor parts set side by side: CPU ms per MiB of all processes
+ * on the direct path, of all but the relay on the relayed path (the browsers, mostly), and of
+ * the bare forwarder.
+ */
+const found: { directPerMiB?: number; restPerMiB?: number; forwarderPerMiB?: number } = {}
 
 /** One Node → Node transfer on the bare QUIC layer, through the bare forwarder or not. */
 async function floorTransfer(
@@ -460,12 +464,12 @@ async function floor(): Promise<void> {
     `floor: a bare QUIC forwarder, Node to Node: ratio forwarded/direct = ${f(ratio)}, ` +
       `forwarder CPU ${f(found.forwarderPerMiB)} ms/MiB`,
   )
-  if (found.chromiumPerMiB !== undefined && found.directPerMiB !== undefined) {
+  if (found.restPerMiB !== undefined && found.directPerMiB !== undefined) {
     // The relayed path as it would be with a relay costing no more than the bare forwarder.
-    const bound = found.directPerMiB / (found.chromiumPerMiB + found.forwarderPerMiB)
+    const bound = found.directPerMiB / (found.restPerMiB + found.forwarderPerMiB)
     console.log(
       `  with a relay as cheap as the bare forwarder, the relayed path would cost ` +
-        `${f(found.chromiumPerMiB)} (all but the relay) + ${f(found.forwarderPerMiB)} ms per MiB: ` +
+        `${f(found.restPerMiB)} (all but the relay) + ${f(found.forwarderPerMiB)} ms per MiB: ` +
         `direct/relayed ${f(bound)} when all cores are busy`,
     )
     summary.push(

@@ -25,7 +25,8 @@ options:
   --client-rate SIZE forward at most SIZE bytes a second from each client, streams and
                      datagrams (e.g. 4MiB, 500kB; default: no limit); a client above it is
                      slowed down by QUIC flow control, its excess datagrams are dropped
-  --client-burst SIZE  what a client may send at once after a quiet while (default: twice
+  --client-burst SIZE
+                     what a client may send at once after a quiet while (default: twice
                      --client-rate)
   --json             print the relay's address as one JSON object on one line
   -h, --help         show this text
