@@ -24,13 +24,14 @@ function runEachMs(requeue: Requeue, clock: { t: number }, from: number, to: num
 }
 
 describe('Requeue', () => {
-  it('re-queues a written stream with an empty write, at once and then ever more rarely, for a second', () => {
+  it('re-queues a written stream with an empty write, at once, then ever more rarely down to every 64 ms, for a second', () => {
     const native = fakeNative()
     const clock = { t: 0 }
     const requeue = new Requeue(native, () => clock.t)
     requeue.written(4, false)
     const at = runEachMs(requeue, clock, 0, 3000)
-    expect(at).toEqual([0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512])
+    const every64 = Array.from({ length: 14 }, (_, i) => 128 + 64 * i) // 128 … 960
+    expect(at).toEqual([0, 1, 2, 4, 8, 16, 32, 64, ...every64])
     expect(native.calls.every((c) => c.id === 4 && c.length === 0 && !c.fin)).toBe(true)
   })
 
@@ -67,7 +68,7 @@ describe('Requeue', () => {
       clock.t = i / 10
       requeue.run()
     }
-    expect(native.calls.length).toBe(256 * 11)
+    expect(native.calls.length).toBe(256 * 22)
     expect(requeue.run()).toBe(false)
   })
 

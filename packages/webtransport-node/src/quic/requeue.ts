@@ -2,8 +2,9 @@ import type { NativeConnection } from './native.js'
 
 /** How long a written stream keeps being re-queued with quiche. */
 const requeueMs = 1000
-/** The shortest gap between two re-queues of one stream. */
+/** The shortest and the longest gap between two re-queues of one stream. */
 const minGapMs = 1
+const maxGapMs = 64
 const empty = new Uint8Array(0)
 
 interface Entry {
@@ -24,10 +25,11 @@ interface Entry {
  * For a stream with data left to send, that call is a no-op unless the stream was dropped. For a
  * stream whose FIN is written it is not: quiche queues the empty FIN again even after sending
  * it, and sends it again. So a stream is re-queued on a schedule that thins out from its last
- * write — at once, then after 1, 2, 4 … ms, for a second — rather than after every flush: a
- * dropped stream waits at most about as long again as it has been since its last write, and a
- * connection with many finished streams sends a few dozen duplicate FINs each, not one per
- * stream per packet it receives (hundreds of streams made that a flood of tiny packets).
+ * write — at once, then after 1, 2, 4 … 64 ms, then every 64 ms, for a second — rather than
+ * after every flush: a dropped stream waits at most as long again as it has been since its last
+ * write, and never more than 64 ms; and a connection with many finished streams sends 22
+ * duplicate FINs for each, not one per stream per packet it receives (hundreds of streams made
+ * that a flood of tiny packets).
  */
 export class Requeue {
   /** Streams written recently. */
@@ -60,7 +62,7 @@ export class Requeue {
         continue
       }
       if (now < entry.next) continue
-      entry.next = now + Math.max(minGapMs, age)
+      entry.next = now + Math.min(maxGapMs, Math.max(minGapMs, age))
       try {
         this.native.streamSend(id, empty, entry.fin)
         requeued = true
