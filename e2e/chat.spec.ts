@@ -82,7 +82,15 @@ test('three browsers and a terminal chat in one room: each message shown once ev
       await expect(page.locator('#members')).toContainText(name)
     }
   }
-  await say(ada.page, 'hello from ada')
+  // Typing shows in the others' pages while a message is written, and clears once it is sent.
+  const adaBox = ada.page.getByRole('textbox', { name: 'Message' })
+  await adaBox.fill('hello from ada')
+  for (const page of [bo.page, cy.page]) {
+    await expect(page.locator('#typing')).toHaveText('ada is typing…')
+  }
+  await expect(ada.page.locator('#typing')).toHaveText('')
+  await adaBox.press('Enter')
+  for (const page of [bo.page, cy.page]) await expect(page.locator('#typing')).toHaveText('')
   await say(bo.page, 'hi, bo here')
   await say(cy.page, 'cy says hi')
   node.child.stdin.write('greetings from a terminal\n')
