@@ -534,17 +534,17 @@ const suiteChecks: Check[] = sessionChecks.map(({ name }) => ({
   name: `session: ${name}`,
   ownPage: true,
   async run(page) {
-    await page.goto(session!.pageUrl)
-    await page.waitForSelector('#state[data-ready="true"]')
-    const outcome = await page.evaluate(
-      (n: string) =>
-        (
-          window as unknown as {
-            ferrySessionSuite: { run(name: string): Promise<SessionCheckOutcome> }
-          }
-        ).ferrySessionSuite.run(n),
-      name,
-    )
+    let outcome = await runSuiteCheck(page, name)
+    if (!outcome.passed && outcome.notEstablished !== undefined) {
+      // Seen once in CI, with nothing in the server's log: Firefox gave up on a new session
+      // (createBidirectionalStream failed with "Transport close/errored before
+      // CreateBidirectional started") before the check reached its assertion. The check runs
+      // again on a fresh page, and says so; a second such failure fails it.
+      console.log(
+        `  note: Firefox did not establish the session (${outcome.notEstablished}); again`,
+      )
+      outcome = await runSuiteCheck(page, name)
+    }
     const deviation = firefoxDeviations[name]
     if (outcome.passed || !deviation) {
       deepStrictEqual(outcome, { passed: true })
@@ -558,6 +558,21 @@ const suiteChecks: Check[] = sessionChecks.map(({ name }) => ({
     console.log(`  note: Firefox deviation: ${deviation.because}`)
   },
 }))
+
+/** Runs the Session suite's check `name` on a freshly loaded page of the session fixture. */
+async function runSuiteCheck(page: Page, name: string): Promise<SessionCheckOutcome> {
+  await page.goto(session!.pageUrl)
+  await page.waitForSelector('#state[data-ready="true"]')
+  return page.evaluate(
+    (n: string) =>
+      (
+        window as unknown as {
+          ferrySessionSuite: { run(name: string): Promise<SessionCheckOutcome> }
+        }
+      ).ferrySessionSuite.run(n),
+    name,
+  )
+}
 
 /**
  * Settles as `work` does, or rejects once `ms` pass or `also` aborts, whichever comes first.

@@ -11,5 +11,10 @@ export interface SessionFixtureConfig {
   certificateHash: string
 }
 
-/** What `window.ferrySessionSuite.run(name)` resolves with. */
-export type SessionCheckOutcome = { passed: true } | { passed: false; error: string }
+/**
+ * What `window.ferrySessionSuite.run(name)` resolves with. A failed check says as well whether
+ * one of its sessions never came up (`ready` rejected): then the browser could not establish
+ * the session, and the check's own assertion was never reached.
+ */
+export type SessionCheckOutcome =
+  { passed: true } | { passed: false; error: string; notEstablished?: string }
