@@ -19,7 +19,7 @@ export * from './relay/frames.js'
 export { signAuth, verifyAuth } from './relay/auth.js'
 export { RelayClient, type RelayClientOptions } from './relay/client.js'
 export { VirtualSession, type VirtualSessionHost } from './relay/virtual-session.js'
-export { readStreamHeader, type HeaderedStream } from './relay/stream-header.js'
+export { prepend, readStreamHeader, type HeaderedStream } from './relay/stream-header.js'
 export {
   type AddrRecord,
   signAddrRecord,

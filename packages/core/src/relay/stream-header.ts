@@ -31,7 +31,10 @@ export async function readStreamHeader(
       signal?.throwIfAborted()
       const decoded = pending.length > 0 ? decodeHeader(pending) : undefined
       if (decoded) {
-        return { header: decoded.header, readable: rest(reader, pending.subarray(decoded.length)) }
+        return {
+          header: decoded.header,
+          readable: prepend(pending.subarray(decoded.length), reader),
+        }
       }
       const { value, done } = await reader.read()
       signal?.throwIfAborted()
@@ -47,23 +50,25 @@ export async function readStreamHeader(
   }
 }
 
-/** `leftover`, then what `reader` yields, pulled on demand. */
-function rest(
+/**
+ * A stream of `first` (if not empty), then what `reader` yields. Pull-based with no queue of
+ * its own, so it reads from `reader` only as fast as its consumer reads; a failure of `reader`
+ * errors it with the same error (so a reset's `streamErrorCode` travels on). Cancelling it
+ * cancels `reader`.
+ */
+export function prepend(
+  first: Uint8Array,
   reader: ReadableStreamDefaultReader<Uint8Array>,
-  leftover: Uint8Array,
 ): ReadableStream<Uint8Array> {
-  let first: Uint8Array | undefined = leftover.length > 0 ? leftover : undefined
   return new ReadableStream<Uint8Array>(
     {
+      start(controller) {
+        if (first.length > 0) controller.enqueue(first)
+      },
       async pull(controller) {
-        if (first) {
-          controller.enqueue(first)
-          first = undefined
-          return
-        }
-        const { value, done } = await reader.read()
-        if (done) controller.close()
-        else controller.enqueue(value)
+        const result = await reader.read()
+        if (result.done) controller.close()
+        else controller.enqueue(result.value)
       },
       cancel: (reason) => reader.cancel(reason),
     },

@@ -3,7 +3,7 @@
  * stream untouched (see `@ferry/core`'s relay `frames.ts` for the layout).
  */
 import { ByteReader, DecodeError } from '@ferry/core'
-import { decodeHeader, type StreamHeader } from '@ferry/core/internal'
+import { decodeHeader, prepend, type StreamHeader } from '@ferry/core/internal'
 
 /** Why a stream's header could not be read. */
 export type HeaderFailure =
@@ -86,33 +86,6 @@ function join(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a)
   out.set(b, a.length)
   return out
-}
-
-/**
- * A stream of `first` (if not empty), then what `reader` yields. Pull-based with no queue of
- * its own, so it reads from `reader` only as fast as its consumer reads; a failure of `reader`
- * errors it with the same error (so a reset's `streamErrorCode` travels on).
- */
-export function prepend(
-  first: Uint8Array,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        if (first.length > 0) controller.enqueue(first)
-      },
-      async pull(controller) {
-        const result = await reader.read()
-        if (result.done) controller.close()
-        else controller.enqueue(result.value)
-      },
-      cancel(reason) {
-        return reader.cancel(reason)
-      },
-    },
-    { highWaterMark: 0 },
-  )
 }
 
 /**
