@@ -6,12 +6,11 @@
  * `http://127.0.0.1:FERRY_HTTP_PORT/` (default 8080), with `/config.json` telling it the relay's
  * URL and the certificate hash to pin. Ctrl-C stops both.
  */
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { RelayServer, keptCertificate } from '@ferry/node'
+import { runRelay } from '@ferry/node'
 import { createServer, defaultClientConditions } from 'vite'
 
 const root = fileURLToPath(new URL('.', import.meta.url))
@@ -21,15 +20,27 @@ const keyFile =
   process.env.FERRY_RELAY_KEY_FILE ??
   fileURLToPath(new URL('../../.ferry/relay.key', import.meta.url))
 
-await mkdir(dirname(keyFile), { recursive: true })
-const relay = await RelayServer.start({
-  port: relayPort,
-  httpPort: null,
-  keyFile,
-  certificate: await keptCertificate(keyFile),
+// The relay runs until Ctrl-C, its self-signed certificate kept beside its key and renewed a
+// day before it expires; the page's /config.json then names the new hash.
+let stopRelay = (): void => {}
+let config = ''
+let started = (): void => {}
+const relayStarted = new Promise<void>((resolve) => (started = resolve))
+const relayRun = runRelay(
+  { port: relayPort, httpPort: null, keyFile },
+  new Promise<void>((resolve) => (stopRelay = resolve)),
+  (relay) => {
+    const info = relay.info()
+    config = JSON.stringify({ relay: { url: info.url, certHashes: info.certHashes } })
+    console.log(`relay  ${info.url}  (id ${info.id})`)
+    started()
+  },
+)
+relayRun.catch((error: unknown) => {
+  console.error(`relay: ${(error as Error).message}`)
+  process.exit(1)
 })
-const info = relay.info()
-const config = JSON.stringify({ relay: { url: info.url, certHashes: info.certHashes } })
+await Promise.race([relayStarted, relayRun])
 
 // Vite compiles the page's modules on request. The page itself is served as written: Vite's
 // dev client (which it adds to pages it serves) would keep a WebSocket to a live-reload server
@@ -63,7 +74,6 @@ await new Promise<void>((resolve, reject) => {
   http.listen(httpPort, '127.0.0.1', resolve)
 })
 
-console.log(`relay  ${info.url}  (id ${info.id})`)
 const { port } = http.address() as AddressInfo
 console.log(`chat   open http://127.0.0.1:${port}/ in two tabs or two browsers`)
 
@@ -72,7 +82,8 @@ const stop = async (): Promise<void> => {
   if (stopping) return
   stopping = true
   http.closeAllConnections()
-  await Promise.all([new Promise((resolve) => http.close(resolve)), pages.close(), relay.close()])
+  stopRelay()
+  await Promise.all([new Promise((resolve) => http.close(resolve)), pages.close(), relayRun])
   process.exit(0)
 }
 process.once('SIGINT', () => void stop())

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   let render = (): void => {}
   const endpoint = await Endpoint.create({
     secretKey: key,
-    relay: { url: config.relay.url, certHashes: config.relay.certHashes.map(hexBytes) },
+    relay: { url: config.relay.url, certHashes: config.relay.certHashes },
     onRelayState: (state) => {
       relayState = state
       render()

@@ -54,7 +54,13 @@ const hashBytes = 32
 const flagRelay = 0x01
 const utf8Encoder = new TextEncoder()
 
-function checkUrl(url: unknown, field: string): void {
+/**
+ * Checks that `url` is a string that parses as an `https:` URL of at most
+ * `addrLimits.maxUrlBytes`.
+ * @throws {TypeError} naming `field`, for a value that is no string or no URL.
+ * @throws {RangeError} naming `field`, for a URL too long or not `https:`.
+ */
+export function checkUrl(url: unknown, field: string): void {
   if (typeof url !== 'string') throw new TypeError(`${field} must be a string`)
   if (utf8Encoder.encode(url).length > addrLimits.maxUrlBytes) {
     throw new RangeError(`${field} is longer than ${addrLimits.maxUrlBytes} bytes`)

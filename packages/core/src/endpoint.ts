@@ -12,6 +12,7 @@ import {
 } from './secure/handshake.js'
 import type { RecordLayerOptions } from './secure/record-layer.js'
 import { RelayClient, type RelayState } from './relay/client.js'
+import { relayConfigOf } from './relay/config.js'
 import { relayCodeName } from './relay/frames.js'
 import { signAddrRecord } from './relay/addr-record.js'
 import { VirtualSession } from './relay/virtual-session.js'
@@ -71,10 +72,10 @@ export interface RelayConfig {
   /** The relay's `https:` URL. */
   url: string
   /**
-   * SHA-256 hashes of the relay's self-signed certificates, to pin (as `ferry relay` prints
-   * them); leave out for a certificate the system trusts.
+   * SHA-256 hashes of the relay's self-signed certificates, to pin: 32 bytes each, or as hex
+   * as `ferry relay` prints them. Leave out for a certificate the system trusts.
    */
-  certHashes?: Uint8Array[]
+  certHashes?: (Uint8Array | string)[]
   /** The shared access token, for a relay started with one. */
   token?: string
 }
@@ -162,11 +163,11 @@ export class Endpoint {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? defaultHandshakeTimeoutMs
     this.onError = options.onError ?? (() => {})
     if (options.relay !== undefined) {
-      const config = typeof options.relay === 'string' ? { url: options.relay } : options.relay
+      const { addr, token } = relayConfigOf(options.relay)
       this.relay = new RelayClient({
         transport,
-        relay: { url: config.url, certHashes: config.certHashes ?? [] },
-        token: config.token,
+        relay: addr,
+        token,
         record: () => signAddrRecord(identity.secretKey, this.addr()),
         secretKey: identity.secretKey,
         listener: this.listener(),

@@ -3,7 +3,8 @@ import type { Endpoint } from './endpoint.js'
 
 /**
  * An application protocol: the router hands it every connection whose ALPN it registered for.
- * Protocol packages (blobs, gossip, docs) export one; it runs unchanged in browsers and Node.
+ * Protocol packages (`@ferry/gossip`, `@ferry/echo`) export one; it runs unchanged in browsers and
+ * Node.
  */
 export interface ProtocolHandler {
   /**

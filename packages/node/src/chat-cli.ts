@@ -62,13 +62,13 @@ export async function chatCommand(argv: string[]): Promise<number> {
     return 1
   }
 
-  const endpoint = await Endpoint.create({
-    keyFile: values['key-file'],
-    relay: {
-      url: config.relay.url,
-      certHashes: config.relay.certHashes.map((h) => Uint8Array.from(Buffer.from(h, 'hex'))),
-    },
-  })
+  let endpoint: Endpoint
+  try {
+    endpoint = await Endpoint.create({ keyFile: values['key-file'], relay: config.relay })
+  } catch (e) {
+    process.stderr.write(`ferry chat: ${(e as Error).message}\n`)
+    return 1
+  }
   const gossip = Gossip.create(endpoint)
   const router = Router.builder(endpoint).accept(GOSSIP_ALPN, gossip).spawn()
   await endpoint.online()

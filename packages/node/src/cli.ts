@@ -24,16 +24,23 @@ export async function main(argv: string[]): Promise<number> {
   // Each command that has options of its own parses them itself.
   if (argv[0] === 'relay') return relayCommand(argv.slice(1))
   if (argv[0] === 'chat') return chatCommand(argv.slice(1))
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '4433' },
-      'key-file': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  })
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        host: { type: 'string', default: '127.0.0.1' },
+        port: { type: 'string', default: '4433' },
+        'key-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+  } catch (error) {
+    process.stderr.write(`ferry: ${(error as Error).message}\n${usage}`)
+    return 2
+  }
+  const { values, positionals } = parsed
   const [command] = positionals
   if (values.help || command === undefined) {
     process.stdout.write(usage)
@@ -48,10 +55,17 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`ferry: --port must be 0..65535\n`)
     return 2
   }
-  const endpoint = await Endpoint.create({
-    keyFile: values['key-file'],
-    listen: { host: values.host, port },
-  })
+  let endpoint: Endpoint
+  try {
+    endpoint = await Endpoint.create({
+      keyFile: values['key-file'],
+      listen: { host: values.host, port },
+    })
+  } catch (error) {
+    // A port in use, a key file that cannot be read or made: said in one line, not a trace.
+    process.stderr.write(`ferry echo: ${(error as Error).message}\n`)
+    return 1
+  }
   const router = Router.builder(endpoint).accept(ECHO_ALPN, new EchoProtocol()).spawn()
   process.stdout.write(`endpoint ${endpoint.id.toString()}\n`)
   process.stdout.write(`serving ${ECHO_ALPN} on udp port ${endpoint.port}\n`)

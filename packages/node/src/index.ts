@@ -6,6 +6,7 @@
 export { Endpoint, type NodeEndpointOptions } from './endpoint.js'
 export { RelayServer, type RelayInfo, type RelayServerOptions } from './relay-server.js'
 export { keptCertificate } from './kept-certificate.js'
+export { runRelay } from './run-relay.js'
 export type { ListenOptions } from './transport.js'
 export { KeyFileError, type KeyFileErrorCode } from './keyfile.js'
 export type { Certificate } from '@ferry/webtransport-node'

@@ -71,6 +71,16 @@ describe('loadOrCreateKeyFile', () => {
     expect(await readFile(path, 'utf8')).toBe(text)
   })
 
+  it('makes the directories missing on the way to the file, mode 0700', async () => {
+    const dir = await tempDir()
+    const path = join(dir, 'a', 'b', 'ferry.key')
+    const created = await loadOrCreateKeyFile(path)
+    expect((await stat(join(dir, 'a'))).mode & 0o777).toBe(0o700)
+    expect((await stat(join(dir, 'a', 'b'))).mode & 0o777).toBe(0o700)
+    expect(await readdir(join(dir, 'a', 'b'))).toEqual(['ferry.key'])
+    expect((await loadKeyFile(path)).publicKey.equals(created.publicKey)).toBe(true)
+  })
+
   it('loads the key an existing file holds (RFC 8032 vector)', async () => {
     const path = await fileWith(join(await tempDir(), 'ferry.key'), rfcKeyFile)
     expect((await loadOrCreateKeyFile(path)).publicKey.equals(rfcPublicKey)).toBe(true)
@@ -140,9 +150,11 @@ describe('loadOrCreateKeyFile', () => {
   it('refuses an unusable path', async () => {
     await expect(loadOrCreateKeyFile('')).rejects.toThrow(TypeError)
     await expect(loadOrCreateKeyFile(7 as unknown as string)).rejects.toThrow(TypeError)
-    await expect(
-      loadOrCreateKeyFile(join(await tempDir(), 'missing', 'ferry.key')),
-    ).rejects.toMatchObject({ code: 'ENOENT' })
+    // A directory on the way that is a file.
+    const file = await fileWith(join(await tempDir(), 'file'), 'not a directory')
+    await expect(loadOrCreateKeyFile(join(file, 'ferry.key'))).rejects.toMatchObject({
+      code: 'ENOTDIR',
+    })
   })
 })
 

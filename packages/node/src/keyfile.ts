@@ -1,5 +1,5 @@
 import { constants } from 'node:fs'
-import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises'
+import { type FileHandle, link, mkdir, open, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { DecodeError, FerryError, SecretKey } from '@ferry/core'
 import { base32Decode, base32Encode } from '@ferry/core/internal'
@@ -39,7 +39,8 @@ export class KeyFileError extends FerryError<KeyFileErrorCode> {
 }
 
 /**
- * Loads the secret key at `path`, or makes a new one there (mode 0600) if nothing is there.
+ * Loads the secret key at `path`, or makes a new one there (mode 0600) if nothing is there;
+ * directories missing on the way to it are made, mode 0700.
  *
  * The key is written to a temporary file beside `path`, synced, then hard-linked to `path`,
  * so a crash at any point leaves either no key file or a complete one (and at worst a
@@ -222,8 +223,12 @@ export async function _writePrivateFile(path: string, data: string): Promise<voi
   await syncDirectory(dirname(path))
 }
 
-/** Writes `data` to a fresh `.<name>.<random>.tmp` beside `path`, mode 0600, synced. */
+/**
+ * Writes `data` to a fresh `.<name>.<random>.tmp` beside `path`, mode 0600, synced; makes the
+ * directories missing on the way, mode 0700 (as ssh makes `~/.ssh`).
+ */
 async function writeTemp(path: string, data: string): Promise<string> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
   const nonce = base32Encode(crypto.getRandomValues(new Uint8Array(10)))
   const temp = join(dirname(path), `.${basename(path)}.${nonce}.tmp`)
   // O_EXCL: a fresh file of ours, never an existing one or the target of a symbolic link.

@@ -2,8 +2,8 @@
 import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { PublicKey } from '@ferry/core'
-import { certificateFileOf, loadOrCreateCertificate, minRemainingMs } from './kept-certificate.js'
-import { type RelayInfo, RelayServer, type RelayServerOptions } from './relay-server.js'
+import type { RelayInfo, RelayServerOptions } from './relay-server.js'
+import { runRelay } from './run-relay.js'
 
 const usage = `usage: ferry relay [options]
 
@@ -150,61 +150,27 @@ export async function relayCommand(argv: string[]): Promise<number> {
     process.stderr.write(`ferry relay: ${(error as Error).message}\n${usage}`)
     return 2
   }
-  // With a key file and no --cert, the self-signed certificate is kept beside the key file, so
-  // a restarted relay presents the hash pages pinned. It is not rotated while it is served (a
-  // given certificate never is), so the relay renews it itself a day before it expires.
-  const certificateFile =
-    options.keyFile !== undefined && options.certificate === undefined
-      ? certificateFileOf(options.keyFile)
-      : undefined
-  const start = async (renew = false): Promise<RelayServer | undefined> => {
-    try {
-      if (certificateFile !== undefined) {
-        options.certificate = await loadOrCreateCertificate(certificateFile, renew)
-      }
-      const server = await RelayServer.start({
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve())
+    process.once('SIGTERM', () => resolve())
+  })
+  try {
+    // With --key-file and no --cert, the self-signed certificate is kept beside the key file,
+    // and renewed a day before it expires (see runRelay).
+    await runRelay(
+      {
         ...options,
         onError: () => {
           // Refused clients and broken streams are the relay's daily work, not news.
         },
-      })
-      print(server.info(), json)
-      return server
-    } catch (error) {
-      process.stderr.write(`ferry relay: ${(error as Error).message}\n`)
-      return undefined
-    }
-  }
-  let server = await start()
-  if (!server) return 1
-  const stopped = new Promise<'stop'>((resolve) => {
-    process.once('SIGINT', () => resolve('stop'))
-    process.once('SIGTERM', () => resolve('stop'))
-  })
-  for (;;) {
-    const certificate = options.certificate
-    let renewal: NodeJS.Timeout | undefined
-    const renew =
-      certificateFile !== undefined && certificate !== undefined && !('certFile' in certificate)
-        ? new Promise<'renew'>((resolve) => {
-            const at = certificate.notAfter.getTime() - minRemainingMs
-            // setTimeout holds at most 2^31-1 ms (24.8 days); a certificate lives 14 at most.
-            const delay = Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1))
-            renewal = setTimeout(() => resolve('renew'), delay)
-          })
-        : new Promise<never>(() => {})
-    const next = await Promise.race([stopped, renew])
-    clearTimeout(renewal)
-    // The same ports again (they may have been 0): clients reconnect at once, told it is
-    // going away, to a certificate they must learn anew (from /relay) if they pinned the old.
-    options.port = server.port
-    const http = server.httpUrl
-    if (http !== undefined) options.httpPort = Number(new URL(http).port)
-    await server.close()
-    if (next === 'stop') return 0
-    const restarted = await start(true)
-    if (!restarted) return 1
-    server = restarted
+      },
+      stopped,
+      (server) => print(server.info(), json),
+    )
+    return 0
+  } catch (error) {
+    process.stderr.write(`ferry relay: ${(error as Error).message}\n`)
+    return 1
   }
 }
 

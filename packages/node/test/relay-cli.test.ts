@@ -35,6 +35,8 @@ interface Relay {
   exited: Promise<number | null>
   /** What it printed with `--json`; undefined if it exited first. */
   info: RelayInfo | undefined
+  /** The next JSON line it prints (it prints one each time it starts); undefined on exit. */
+  next(): Promise<RelayInfo | undefined>
 }
 
 /** Runs `ferry relay ...args --json`; resolves once it printed its JSON line, or exited. */
@@ -50,12 +52,12 @@ async function ferryRelay(...args: string[]): Promise<Relay> {
     await exited
   })
   child.stderr.on('data', (chunk: Uint8Array) => process.stderr.write(chunk))
-  const lines = createInterface({ input: child.stdout })
-  const line = await new Promise<string | undefined>((resolve) => {
-    void exited.then(() => resolve(undefined))
-    lines.once('line', resolve)
-  })
-  return { child, exited, info: line === undefined ? undefined : (JSON.parse(line) as RelayInfo) }
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]()
+  const next = async (): Promise<RelayInfo | undefined> => {
+    const line = await lines.next()
+    return line.done ? undefined : (JSON.parse(line.value) as RelayInfo)
+  }
+  return { child, exited, info: await next(), next }
 }
 
 async function stop(relay: Relay): Promise<void> {
@@ -138,6 +140,25 @@ describe('`ferry relay --key-file`', () => {
     const kept = await readFile(`${keyFile}.cert.pem`, 'utf8')
     expect(pemHash(kept)).toBe(hash)
     expect((await stat(`${keyFile}.cert.pem`)).mode & 0o777).toBe(0o600)
+    await stop(relay)
+  })
+
+  it('renews its kept certificate a day before it expires, on the same ports, and keeps the new one', async () => {
+    const keyFile = join(await tempDir(), 'relay.key')
+    // A day and 15 s: kept at start (a day is left), renewed some 15 s later.
+    const old = await createCertificate({ validityDays: 1 + 15 / 86_400 })
+    await writeFile(`${keyFile}.cert.pem`, old.certPem + old.keyPem, { mode: 0o600 })
+
+    const relay = await ferryRelay('--key-file', keyFile, '--port', '0', '--http-port', '0')
+    expect(relay.info!.certHashes).toEqual([old.hashHex])
+    const renewed = await relay.next()
+    expect(renewed).toBeDefined()
+    expect(renewed!.certHashes).toHaveLength(1)
+    expect(renewed!.certHashes[0]).not.toBe(old.hashHex)
+    expect(renewed!.url).toBe(relay.info!.url)
+    expect(renewed!.http).toBe(relay.info!.http)
+    expect(renewed!.id).toBe(relay.info!.id)
+    expect(pemHash(await readFile(`${keyFile}.cert.pem`, 'utf8'))).toBe(renewed!.certHashes[0])
     await stop(relay)
   })
 

@@ -1,0 +1,57 @@
+/**
+ * The relay an endpoint is given (`EndpointOptions.relay`), checked and made canonical before
+ * the endpoint starts, so a mistake fails `Endpoint.create` with the option's name instead of
+ * leaving the relay client offline with a transport error.
+ */
+import { checkUrl, type DirectAddr } from '../addr.js'
+import type { RelayConfig } from '../endpoint.js'
+import { maxTokenBytes } from './frames.js'
+
+const hashBytes = 32
+const utf8 = new TextEncoder()
+const hexHash = /^[0-9a-f]{64}$/i
+const colonHexHash = /^[0-9a-f]{2}(?::[0-9a-f]{2}){31}$/i
+
+/**
+ * The relay's address and token from `relay`: a URL, or a {@link RelayConfig} whose
+ * certificate hashes are bytes or hex (as `ferry relay` prints them; colons between the bytes,
+ * as `openssl x509 -fingerprint` prints them, are fine too).
+ * @throws {TypeError} naming the field, for a value of the wrong type or a URL that does not
+ *   parse.
+ * @throws {RangeError} naming the field, for a URL that is not `https:`, a hash that is not 32
+ *   bytes (or 64 hex digits), or a token above 256 bytes of UTF-8.
+ */
+export function relayConfigOf(relay: string | RelayConfig): { addr: DirectAddr; token?: string } {
+  const config: unknown = typeof relay === 'string' ? { url: relay } : relay
+  if (typeof config !== 'object' || config === null) {
+    throw new TypeError('relay must be a URL or an object with a url')
+  }
+  const { url, certHashes: hashes = [], token } = config as RelayConfig
+  checkUrl(url, 'relay.url')
+  if (!Array.isArray(hashes)) throw new TypeError('relay.certHashes must be an array')
+  const certHashes = hashes.map((hash: unknown, i) => hashOf(hash, `relay.certHashes[${i}]`))
+  if (token !== undefined) {
+    if (typeof token !== 'string') throw new TypeError('relay.token must be a string')
+    if (utf8.encode(token).length > maxTokenBytes) {
+      throw new RangeError(`relay.token is longer than ${maxTokenBytes} bytes of UTF-8`)
+    }
+  }
+  return { addr: { url, certHashes }, token }
+}
+
+function hashOf(hash: unknown, field: string): Uint8Array {
+  if (hash instanceof Uint8Array) {
+    if (hash.length !== hashBytes) {
+      throw new RangeError(`${field} must be ${hashBytes} bytes, not ${hash.length}`)
+    }
+    return hash.slice()
+  }
+  if (typeof hash !== 'string') throw new TypeError(`${field} must be a Uint8Array or hex`)
+  if (!hexHash.test(hash) && !colonHexHash.test(hash)) {
+    throw new RangeError(`${field} must be ${hashBytes * 2} hex digits (a SHA-256 hash)`)
+  }
+  const bytes = new Uint8Array(hashBytes)
+  const hex = hash.replaceAll(':', '')
+  for (let i = 0; i < hashBytes; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
+  return bytes
+}
