@@ -147,7 +147,7 @@ async function startChat(keyFile: string, relayPort = 0, httpPort = 0) {
   return { child, page, relayPort: relay, httpPort: Number(new URL(page).port) }
 }
 
-test('the room recovers by itself when the relay restarts, without a reload', async ({
+test('the room recovers by itself when the relay restarts, with its certificate or a new one, without a reload', async ({
   browser,
 }) => {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-chat-restart-'))
@@ -156,27 +156,38 @@ test('the room recovers by itself when the relay restarts, without a reload', as
   try {
     const ada = await person(browser, server.page, 'ada')
     const bo = await person(browser, ada.page.url(), 'bo')
-    await say(ada.page, 'before the restart')
-    await expect(messages(bo.page)).toHaveText(['before the restart'])
+    await say(ada.page, 'before the restarts')
+    await expect(messages(bo.page)).toHaveText(['before the restarts'])
+    const said = ['before the restarts']
+    // Gone if a page reloads.
+    for (const { page } of [ada, bo]) {
+      await page.evaluate(() => ((window as { ferryMark?: boolean }).ferryMark = true))
+    }
 
     // A clean restart: the relay tells its clients it is going away, and comes back on the
-    // same port with the same identity and certificate.
-    await server.child.stop()
-    for (const { page } of [ada, bo]) {
-      await expect(page.locator('#status')).not.toHaveAttribute('data-state', 'online')
+    // same port with the same identity and certificate. Then one with a new certificate, as
+    // when the relay renews it: the pages pinned the old hash, and learn the new one.
+    for (const restart of ['same certificate', 'new certificate']) {
+      await server.child.stop()
+      for (const { page } of [ada, bo]) {
+        await expect(page.locator('#status')).not.toHaveAttribute('data-state', 'online')
+      }
+      if (restart === 'new certificate') await rm(`${keyFile}.cert.pem`)
+      server = await startChat(keyFile, server.relayPort, server.httpPort)
+      for (const { page } of [ada, bo]) {
+        await expect(page.locator('#status')).toHaveAttribute('data-state', 'online', {
+          timeout: 30_000,
+        })
+        await expect(page.locator('#members li')).toHaveCount(2, { timeout: 30_000 })
+      }
+      await say(bo.page, `after the restart with the ${restart}`)
+      said.push(`after the restart with the ${restart}`)
+      for (const { page } of [ada, bo]) {
+        await expect(messages(page)).toHaveText(said, { timeout: 30_000 })
+      }
     }
-    server = await startChat(keyFile, server.relayPort, server.httpPort)
     for (const { page } of [ada, bo]) {
-      await expect(page.locator('#status')).toHaveAttribute('data-state', 'online', {
-        timeout: 30_000,
-      })
-      await expect(page.locator('#members li')).toHaveCount(2, { timeout: 30_000 })
-    }
-    await say(bo.page, 'after the restart')
-    for (const { page } of [ada, bo]) {
-      await expect(messages(page)).toHaveText(['before the restart', 'after the restart'], {
-        timeout: 30_000,
-      })
+      expect(await page.evaluate(() => (window as { ferryMark?: boolean }).ferryMark)).toBe(true)
     }
     await Promise.all([ada.context.close(), bo.context.close()])
   } finally {

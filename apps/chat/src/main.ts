@@ -23,6 +23,10 @@ async function tabKey(): Promise<SecretKey> {
   return key
 }
 
+async function fetchConfig(): Promise<Config> {
+  return (await (await fetch('/config.json', { cache: 'no-store' })).json()) as Config
+}
+
 function hexBytes(hex: string): Uint8Array {
   return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16))
 }
@@ -52,7 +56,7 @@ function askNickname(joining: boolean): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const config = (await (await fetch('/config.json')).json()) as Config
+  const config = await fetchConfig()
   const key = await tabKey()
   const fromHash = parseLink(location.hash)
   const nickname = await askNickname(fromHash !== undefined)
@@ -61,7 +65,11 @@ async function main(): Promise<void> {
   let render = (): void => {}
   const endpoint = await Endpoint.create({
     secretKey: key,
-    relay: { url: config.relay.url, certHashes: config.relay.certHashes },
+    relay: {
+      url: config.relay.url,
+      // Asked before each connection to the relay, so a renewed certificate is pinned anew.
+      certHashes: async () => (await fetchConfig()).relay.certHashes,
+    },
     onRelayState: (state) => {
       relayState = state
       render()

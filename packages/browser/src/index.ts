@@ -32,6 +32,7 @@ export type {
   EndpointId,
   EndpointOptions,
   ProtocolHandler,
+  CertHashes,
   RelayConfig,
   RelayState,
 } from '@ferry/core'

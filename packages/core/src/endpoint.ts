@@ -67,6 +67,9 @@ export interface Transport {
   close(): Promise<void>
 }
 
+/** SHA-256 hashes of certificates, to pin: 32 bytes each, or as hex. */
+export type CertHashes = (Uint8Array | string)[]
+
 /** The relay an endpoint uses, when more than its URL is needed. */
 export interface RelayConfig {
   /** The relay's `https:` URL. */
@@ -74,8 +77,13 @@ export interface RelayConfig {
   /**
    * SHA-256 hashes of the relay's self-signed certificates, to pin: 32 bytes each, or as hex
    * as `ferry relay` prints them. Leave out for a certificate the system trusts.
+   *
+   * A relay renews its self-signed certificate before it expires (`ferry relay --key-file`
+   * does, a day before): give a function instead, which the endpoint calls before each
+   * connection to the relay, to learn the new hash where the app learnt the first (a page's
+   * configuration, the relay's `/relay`). A rejection fails that attempt; the endpoint retries.
    */
-  certHashes?: (Uint8Array | string)[]
+  certHashes?: CertHashes | (() => Promise<CertHashes> | CertHashes)
   /** The shared access token, for a relay started with one. */
   token?: string
 }
@@ -163,10 +171,10 @@ export class Endpoint {
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? defaultHandshakeTimeoutMs
     this.onError = options.onError ?? (() => {})
     if (options.relay !== undefined) {
-      const { addr, token } = relayConfigOf(options.relay)
+      const { url, certHashes, token } = relayConfigOf(options.relay)
       this.relay = new RelayClient({
         transport,
-        relay: addr,
+        relay: { url, certHashes },
         token,
         record: () => signAddrRecord(identity.secretKey, this.addr()),
         secretKey: identity.secretKey,

@@ -27,7 +27,13 @@ export { EndpointTicket } from './ticket.js'
 
 // endpoints, connections, the router
 export { Endpoint, directDialTimeoutMs, toAddr } from './endpoint.js'
-export type { ConnectOptions, ConnectTarget, EndpointOptions, RelayConfig } from './endpoint.js'
+export type {
+  CertHashes,
+  ConnectOptions,
+  ConnectTarget,
+  EndpointOptions,
+  RelayConfig,
+} from './endpoint.js'
 export { RelayCode, type RelayCodeName } from './relay/frames.js'
 export type { RelayState } from './relay/client.js'
 export { CloseCode, Connection } from './connection.js'

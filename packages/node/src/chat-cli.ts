@@ -53,10 +53,12 @@ export async function chatCommand(argv: string[]): Promise<number> {
     process.stderr.write(`ferry chat: give one room link (http://…/#<room>.<id>)\n${usage}`)
     return 2
   }
+  const configUrl = new URL('/config.json', positionals[0])
+  const fetchConfig = async (): Promise<PageConfig> =>
+    (await (await fetch(configUrl)).json()) as PageConfig
   let config: PageConfig
   try {
-    const response = await fetch(new URL('/config.json', positionals[0]))
-    config = (await response.json()) as PageConfig
+    config = await fetchConfig()
   } catch (e) {
     process.stderr.write(`ferry chat: cannot read the page's /config.json: ${String(e)}\n`)
     return 1
@@ -64,7 +66,14 @@ export async function chatCommand(argv: string[]): Promise<number> {
 
   let endpoint: Endpoint
   try {
-    endpoint = await Endpoint.create({ keyFile: values['key-file'], relay: config.relay })
+    endpoint = await Endpoint.create({
+      keyFile: values['key-file'],
+      relay: {
+        url: config.relay.url,
+        // Asked before each connection to the relay, so a renewed certificate is pinned anew.
+        certHashes: async () => (await fetchConfig()).relay.certHashes,
+      },
+    })
   } catch (e) {
     process.stderr.write(`ferry chat: ${(e as Error).message}\n`)
     return 1

@@ -38,6 +38,7 @@ export type {
   EndpointId,
   EndpointOptions,
   ProtocolHandler,
+  CertHashes,
   RelayConfig,
   RelayState,
 } from '@ferry/core'

@@ -56,8 +56,11 @@ export type RelayState =
 export interface RelayClientOptions {
   /** The transport to dial the relay with. */
   transport: Transport
-  /** The relay. */
-  relay: DirectAddr
+  /**
+   * The relay: its URL, and the certificate hashes to pin, or a function asked for them before
+   * each dial.
+   */
+  relay: DirectAddr | { url: string; certHashes: () => Promise<Uint8Array[]> }
   /** The access token the relay asks for, if it asks for one. */
   token?: string
   /**
@@ -320,7 +323,11 @@ export class RelayClient {
   private async register(): Promise<Registered> {
     const { transport, relay, secretKey, registerTimeoutMs = 10_000 } = this.options
     const deadline = AbortSignal.any([this.stop.signal, AbortSignal.timeout(registerTimeoutMs)])
-    const { session } = await transport.dial(relay, [relayAlpn], { signal: deadline })
+    const addr: DirectAddr =
+      typeof relay.certHashes === 'function'
+        ? { url: relay.url, certHashes: await untilAborted(relay.certHashes(), deadline) }
+        : { url: relay.url, certHashes: relay.certHashes }
+    const { session } = await transport.dial(addr, [relayAlpn], { signal: deadline })
     const failed = session.closed.then(
       (info) => closeError(info.closeCode, info.reason),
       (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
@@ -586,4 +593,19 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener('abort', done, { once: true })
   })
+}
+
+/** Settles as `work` does, or rejects with the signal's reason once it aborts. */
+async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  let onAbort = (): void => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error)
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
 }

@@ -10,22 +10,29 @@ const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
 const url = 'https://relay.example:4433/ferry'
 
 describe('relayConfigOf', () => {
-  it('takes a bare URL', () => {
-    expect(relayConfigOf(url)).toEqual({ addr: { url, certHashes: [] }, token: undefined })
+  it('takes a bare URL', async () => {
+    const relay = relayConfigOf(url)
+    expect(relay.url).toBe(url)
+    expect(relay.token).toBeUndefined()
+    expect(await relay.certHashes()).toEqual([])
   })
 
-  it('takes hashes as bytes, as hex in either case, and as colon-separated hex', () => {
+  it('takes hashes as bytes, as hex in either case, and as colon-separated hex', async () => {
     const colons = hex.toUpperCase().match(/../g)!.join(':')
-    const { addr, token } = relayConfigOf({ url, certHashes: [bytes, hex, colons], token: 't' })
-    expect(addr.certHashes).toEqual([bytes, bytes, bytes])
+    const { certHashes, token } = relayConfigOf({
+      url,
+      certHashes: [bytes, hex, colons],
+      token: 't',
+    })
+    expect(await certHashes()).toEqual([bytes, bytes, bytes])
     expect(token).toBe('t')
   })
 
-  it('copies hash bytes, so a later change to the caller’s array does not reach the relay', () => {
+  it('copies hash bytes, so a later change to the caller’s array does not reach the relay', async () => {
     const mine = bytes.slice()
-    const { addr } = relayConfigOf({ url, certHashes: [mine] })
+    const { certHashes } = relayConfigOf({ url, certHashes: [mine] })
     mine.fill(0)
-    expect(addr.certHashes[0]).toEqual(bytes)
+    expect(await certHashes()).toEqual([bytes])
   })
 
   it.each([
@@ -56,6 +63,17 @@ describe('relayConfigOf', () => {
   ])('refuses %s, naming the field', (_, relay, type, field) => {
     expect(() => relayConfigOf(relay as never)).toThrow(type)
     expect(() => relayConfigOf(relay as never)).toThrow(field)
+  })
+
+  it('asks a function for the hashes on each call, and checks what it gives', async () => {
+    let calls = 0
+    const given: unknown[] = [[hex], [bytes, hex], ['beef']]
+    const { certHashes } = relayConfigOf({ url, certHashes: () => given[calls++] as string[] })
+    expect(calls).toBe(0)
+    expect(await certHashes()).toEqual([bytes])
+    expect(await certHashes()).toEqual([bytes, bytes])
+    await expect(certHashes()).rejects.toThrow(/relay\.certHashes\(\)\[0\]/)
+    expect(calls).toBe(3)
   })
 
   it('refuses what is neither a URL nor an object', () => {
