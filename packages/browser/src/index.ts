@@ -24,6 +24,7 @@ export {
 } from '@ferry/core'
 export type {
   BidiStream,
+  CertHashes,
   ConnectOptions,
   ConnectTarget,
   ConnectionCloseInfo,
@@ -32,7 +33,6 @@ export type {
   EndpointId,
   EndpointOptions,
   ProtocolHandler,
-  CertHashes,
   RelayConfig,
   RelayState,
 } from '@ferry/core'

@@ -30,6 +30,7 @@ export {
 } from '@ferry/core'
 export type {
   BidiStream,
+  CertHashes,
   ConnectOptions,
   ConnectTarget,
   ConnectionCloseInfo,
@@ -38,7 +39,6 @@ export type {
   EndpointId,
   EndpointOptions,
   ProtocolHandler,
-  CertHashes,
   RelayConfig,
   RelayState,
 } from '@ferry/core'
