@@ -33,6 +33,11 @@ function toStreamError(code: number, what: string): WebTransportError {
  * while the stream wants data, so a slow consumer leaves bytes in quiche and QUIC flow control
  * holds the sender back.
  */
+/** Sends a frame (`frame` does) now, or keeps it to send later. */
+export type Send = (frame: () => void) => void
+
+const now: Send = (frame) => frame()
+
 export class IncomingStream {
   readonly readable: ReadableStream<Uint8Array>
   private controller!: ReadableByteStreamController
@@ -80,11 +85,15 @@ export class IncomingStream {
   }
 
   /** The session ended: error the readable and stop the peer's sending. */
-  abort(error: Error, code: number = H3.NO_ERROR): void {
+  /**
+   * Errors the readable with `error` and sends STOP_SENDING with `code`, through `send` when
+   * given (which may send it later).
+   */
+  abort(error: Error, code: number = H3.NO_ERROR, send: Send = now): void {
     if (this.done) return
     this.finish(false)
     this.controller.error(error)
-    this.conn.stopSending(this.id, code)
+    send(() => this.conn.stopSending(this.id, code))
   }
 
   private drain(): void {
@@ -225,11 +234,15 @@ export class OutgoingStream {
   }
 
   /** The session ended: error the writable and reset the stream. */
-  abort(error: Error, code: number = H3.NO_ERROR): void {
+  /**
+   * Errors the writable with `error` and sends RESET_STREAM with `code`, through `send` when
+   * given (which may send it later).
+   */
+  abort(error: Error, code: number = H3.NO_ERROR, send: Send = now): void {
     if (this.done) return
     this.finish()
     this.controller.error(error)
-    this.conn.resetStream(this.id, code)
+    send(() => this.conn.resetStream(this.id, code))
   }
 
   private mapWriteError(e: unknown): Error {
