@@ -2,6 +2,7 @@
  * A relay run the way `ferry relay` runs it: until told to stop, with a kept self-signed
  * certificate renewed before it expires.
  */
+import type { Certificate } from '@ferry/webtransport-node'
 import { certificateFileOf, loadOrCreateCertificate, minRemainingMs } from './kept-certificate.js'
 import { RelayServer, type RelayServerOptions } from './relay-server.js'
 
@@ -30,9 +31,12 @@ export async function runRelay(
       ? certificateFileOf(options.keyFile)
       : undefined
   const current: RelayServerOptions = { ...options }
+  // The certificate kept in `certificateFile` and served now; the one to renew.
+  let kept: Certificate | undefined
   const start = async (renew: boolean): Promise<RelayServer> => {
     if (certificateFile !== undefined) {
-      current.certificate = await loadOrCreateCertificate(certificateFile, renew)
+      kept = await loadOrCreateCertificate(certificateFile, renew)
+      current.certificate = kept
     }
     const server = await RelayServer.start(current)
     onStart(server)
@@ -44,10 +48,10 @@ export async function runRelay(
   )
   let server = await start(false)
   for (;;) {
-    const certificate = current.certificate
+    const certificate = kept
     let renewal: ReturnType<typeof setTimeout> | undefined
     const renew =
-      certificateFile !== undefined && certificate !== undefined && !('certFile' in certificate)
+      certificate !== undefined
         ? new Promise<'renew'>((resolve) => {
             const at = certificate.notAfter.getTime() - minRemainingMs
             // setTimeout holds at most 2^31-1 ms (24.8 days); a certificate lives 14 at most.

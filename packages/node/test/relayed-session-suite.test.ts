@@ -31,7 +31,12 @@ describe('the Session suite on relayed sessions', () => {
     relayTransport.listen(relay.listener())
     const addr = relayTransport.directAddrs()[0]!
     const relayClient = (secretKey: SecretKey, listener: TransportListener): RelayClient =>
-      new RelayClient({ transport: new MemoryTransport(network), relay: addr, secretKey, listener })
+      new RelayClient({
+        transport: new MemoryTransport(network),
+        relay: { url: addr.url, certHashes: () => Promise.resolve(addr.certHashes) },
+        secretKey,
+        listener,
+      })
     const serverKey = await SecretKey.generate()
     serverId = serverKey.publicKey
     server = relayClient(serverKey, { choose: () => alpn, session: (s) => responder.serve(s) })

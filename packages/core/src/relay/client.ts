@@ -4,7 +4,7 @@
  * "The relay protocol"). It reconnects with jittered exponential backoff when the session
  * ends, and at once when the relay says it is going away.
  */
-import type { DirectAddr, EndpointAddr } from '../addr.js'
+import type { EndpointAddr } from '../addr.js'
 import { verifyAddrRecord } from './addr-record.js'
 import { framed, type FramedReader, type FramedWriter } from '../codec/framed.js'
 import type { Transport, TransportListener } from '../endpoint.js'
@@ -56,11 +56,8 @@ export type RelayState =
 export interface RelayClientOptions {
   /** The transport to dial the relay with. */
   transport: Transport
-  /**
-   * The relay: its URL, and the certificate hashes to pin, or a function asked for them before
-   * each dial.
-   */
-  relay: DirectAddr | { url: string; certHashes: () => Promise<Uint8Array[]> }
+  /** The relay: its URL, and the certificate hashes to pin, asked for before each dial. */
+  relay: { url: string; certHashes: () => Promise<Uint8Array[]> }
   /** The access token the relay asks for, if it asks for one. */
   token?: string
   /**
@@ -323,10 +320,7 @@ export class RelayClient {
   private async register(): Promise<Registered> {
     const { transport, relay, secretKey, registerTimeoutMs = 10_000 } = this.options
     const deadline = AbortSignal.any([this.stop.signal, AbortSignal.timeout(registerTimeoutMs)])
-    const addr: DirectAddr =
-      typeof relay.certHashes === 'function'
-        ? { url: relay.url, certHashes: await untilAborted(relay.certHashes(), deadline) }
-        : { url: relay.url, certHashes: relay.certHashes }
+    const addr = { url: relay.url, certHashes: await untilAborted(relay.certHashes(), deadline) }
     const { session } = await transport.dial(addr, [relayAlpn], { signal: deadline })
     const failed = session.closed.then(
       (info) => closeError(info.closeCode, info.reason),

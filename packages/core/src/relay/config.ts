@@ -5,6 +5,7 @@
  */
 import { checkUrl } from '../addr.js'
 import type { RelayConfig } from '../endpoint.js'
+import { fromHex } from '../internal/bytes.js'
 import { maxTokenBytes } from './frames.js'
 
 const hashBytes = 32
@@ -66,8 +67,5 @@ function hashOf(hash: unknown, field: string): Uint8Array {
   if (!hexHash.test(hash) && !colonHexHash.test(hash)) {
     throw new RangeError(`${field} must be ${hashBytes * 2} hex digits (a SHA-256 hash)`)
   }
-  const bytes = new Uint8Array(hashBytes)
-  const hex = hash.replaceAll(':', '')
-  for (let i = 0; i < hashBytes; i++) bytes[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16)
-  return bytes
+  return fromHex(hash.replaceAll(':', ''))
 }
