@@ -74,9 +74,6 @@ await new Promise<void>((resolve, reject) => {
   http.listen(httpPort, '127.0.0.1', resolve)
 })
 
-const { port } = http.address() as AddressInfo
-console.log(`chat   open http://127.0.0.1:${port}/ in two tabs or two browsers`)
-
 let stopping = false
 const stop = async (): Promise<void> => {
   if (stopping) return
@@ -88,3 +85,7 @@ const stop = async (): Promise<void> => {
 }
 process.once('SIGINT', () => void stop())
 process.once('SIGTERM', () => void stop())
+
+// Said last, once a signal stops the demo cleanly.
+const { port } = http.address() as AddressInfo
+console.log(`chat   open http://127.0.0.1:${port}/ in two tabs or two browsers`)

@@ -9,6 +9,7 @@ import { ChatRoom, parseLink, type ChatMessage } from '@ferry/chat'
 import { Router } from '@ferry/core'
 import { GOSSIP_ALPN, Gossip } from '@ferry/gossip'
 import { Endpoint } from './endpoint.js'
+import { stopSignal } from './stop-signal.js'
 
 const usage = `usage: ferry chat <link> [options]
 
@@ -87,6 +88,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
     bootstrap: link.via.equals(endpoint.id) ? [] : [link.via],
     nickname,
   })
+  const stopped = stopSignal()
   const json = values.json
   const print = (value: object, text: string): void => {
     process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`)
@@ -130,11 +132,7 @@ export async function chatCommand(argv: string[]): Promise<number> {
     const text = line.trim()
     if (text) room.send(text).catch((e: unknown) => process.stderr.write(`${String(e)}\n`))
   })
-  await new Promise<void>((resolve) => {
-    input.once('close', resolve)
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
+  await Promise.race([stopped, new Promise((resolve) => input.once('close', resolve))])
   input.close()
   await room.close()
   await watching

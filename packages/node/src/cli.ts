@@ -4,6 +4,7 @@ import { ECHO_ALPN, EchoProtocol } from '@ferry/echo'
 import { Endpoint } from './endpoint.js'
 import { chatCommand } from './chat-cli.js'
 import { relayCommand } from './relay-cli.js'
+import { stopSignal } from './stop-signal.js'
 
 const usage = `usage: ferry <command> [options]
 
@@ -67,13 +68,11 @@ export async function main(argv: string[]): Promise<number> {
     return 1
   }
   const router = Router.builder(endpoint).accept(ECHO_ALPN, new EchoProtocol()).spawn()
+  const stopped = stopSignal()
   process.stdout.write(`endpoint ${endpoint.id.toString()}\n`)
   process.stdout.write(`serving ${ECHO_ALPN} on udp port ${endpoint.port}\n`)
   process.stdout.write(`ticket ${endpoint.ticket().toString()}\n`)
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve)
-    process.once('SIGTERM', resolve)
-  })
+  await stopped
   await router.shutdown()
   return 0
 }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { PublicKey } from '@ferry/core'
 import type { RelayInfo, RelayServerOptions } from './relay-server.js'
 import { runRelay } from './run-relay.js'
+import { stopSignal } from './stop-signal.js'
 
 const usage = `usage: ferry relay [options]
 
@@ -150,10 +151,7 @@ export async function relayCommand(argv: string[]): Promise<number> {
     process.stderr.write(`ferry relay: ${(error as Error).message}\n${usage}`)
     return 2
   }
-  const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve())
-    process.once('SIGTERM', () => resolve())
-  })
+  const stopped = stopSignal()
   try {
     // With --key-file and no --cert, the self-signed certificate is kept beside the key file,
     // and renewed a day before it expires (see runRelay).

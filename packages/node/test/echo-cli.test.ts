@@ -46,11 +46,13 @@ async function ferry(
 
 describe('ferry echo', () => {
   it('makes the key file and its directories, prints a ticket, and stops cleanly', async () => {
+    // The stop is sent on its first line: a signal that arrives while it is still saying it is
+    // ready must stop it cleanly too, not kill it.
     const dir = await mkdtemp(join(tmpdir(), 'ferry-echo-cli-'))
     cleanup.push(() => rm(dir, { recursive: true, force: true }))
     const keyFile = join(dir, 'not', 'yet', 'echo.key')
     const run = await ferry(['echo', '--port', '0', '--key-file', keyFile], (line) =>
-      line.startsWith('ticket '),
+      line.startsWith('endpoint '),
     )
     expect(run.code).toBe(0)
     expect(run.stdout.find((line) => line.startsWith('ticket endpoint'))).toBeDefined()
