@@ -2,7 +2,8 @@
  * Checks what each published package would ship, from its packed tarball: `publint` (the
  * package.json against the files), `@arethetypeswrong/cli` (its types resolve for ESM
  * consumers under Node 16+ and bundlers), no tests, test fixtures or build state in the
- * tarball, and no `node:` import in the browser bundles. Prints each package's packed size and
+ * tarball, no `node:` import in the browser bundles, and no README link to a file the tarball
+ * does not hold (npm shows the README without the rest of the workspace). Prints each package's packed size and
  * file count. Exits 1 on any problem.
  *
  * Run as `pnpm run check:packages` after `pnpm run build`.
@@ -10,7 +11,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, posix } from 'node:path'
 import { publint } from 'publint'
 import { formatMessage } from 'publint/utils'
 import { packWorkspace, workspaceRoot } from './pack.js'
@@ -49,6 +50,15 @@ try {
 
     const unwanted = files.filter((f) => /\.test\.|-fixtures\.|\.tsbuildinfo$/.test(f))
     if (unwanted.length > 0) problems.push(`${pkg.name}: ships ${unwanted.join(', ')}`)
+
+    const readme = readFileSync(join(pkg.dir, 'README.md'), 'utf8')
+    for (const [, target] of readme.matchAll(/\]\(([^)#\s]+)[^)]*\)/g)) {
+      if (/^[a-z]+:/i.test(target!)) continue
+      const packed = posix.join('package', target!)
+      if (!files.some((f) => f === packed || f.startsWith(`${packed.replace(/\/$/, '')}/`))) {
+        problems.push(`${pkg.name}: README links ${target}, which the package does not ship`)
+      }
+    }
   }
 
   for (const bundle of ['ferry.js', 'ferry.iife.js']) {
