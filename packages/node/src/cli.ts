@@ -17,6 +17,7 @@ options:
   --host HOST        address to bind (default 127.0.0.1)
   --port PORT        UDP port (default 4433; 0 picks a free one)
   --key-file FILE    keep the identity in FILE (created with mode 0600 if missing)
+  --json             print the endpoint as one JSON line ({id, alpn, port, ticket})
   -h, --help         show this text
 `
 
@@ -34,6 +35,7 @@ export async function main(argv: string[]): Promise<number> {
         host: { type: 'string', default: '127.0.0.1' },
         port: { type: 'string', default: '4433' },
         'key-file': { type: 'string' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -69,9 +71,19 @@ export async function main(argv: string[]): Promise<number> {
   }
   const router = Router.builder(endpoint).accept(ECHO_ALPN, new EchoProtocol()).spawn()
   const stopped = stopSignal()
-  process.stdout.write(`endpoint ${endpoint.id.toString()}\n`)
-  process.stdout.write(`serving ${ECHO_ALPN} on udp port ${endpoint.port}\n`)
-  process.stdout.write(`ticket ${endpoint.ticket().toString()}\n`)
+  const ready = {
+    id: endpoint.id.toString(),
+    alpn: ECHO_ALPN,
+    port: endpoint.port,
+    ticket: endpoint.ticket().toString(),
+  }
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(ready)}\n`)
+  } else {
+    process.stdout.write(`endpoint ${ready.id}\n`)
+    process.stdout.write(`serving ${ready.alpn} on udp port ${ready.port}\n`)
+    process.stdout.write(`ticket ${ready.ticket}\n`)
+  }
   await stopped
   await router.shutdown()
   return 0

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { EndpointTicket } from '@ferry/core'
+import { ECHO_ALPN } from '@ferry/echo'
 import { afterEach, describe, expect, it } from 'vitest'
 
 const cleanup: (() => Promise<unknown>)[] = []
@@ -57,6 +59,18 @@ describe('ferry echo', () => {
     expect(run.code).toBe(0)
     expect(run.stdout.find((line) => line.startsWith('ticket endpoint'))).toBeDefined()
     expect((await stat(keyFile)).mode & 0o777).toBe(0o600)
+  })
+
+  it('with --json prints one JSON line whose ticket names its id and port', async () => {
+    const run = await ferry(['echo', '--port', '0', '--json'], () => true)
+    expect(run.code).toBe(0)
+    expect(run.stdout).toHaveLength(1)
+    const ready = JSON.parse(run.stdout[0]!) as Record<string, unknown>
+    expect(Object.keys(ready).sort()).toEqual(['alpn', 'id', 'port', 'ticket'])
+    expect(ready.alpn).toBe(ECHO_ALPN)
+    const ticket = EndpointTicket.parse(ready.ticket as string)
+    expect(ticket.addr.id.toString()).toBe(ready.id)
+    expect(ticket.addr.direct.map((d) => new URL(d.url).port)).toEqual([String(ready.port)])
   })
 
   it('says in one line that its port is in use, and exits with 1', async () => {
