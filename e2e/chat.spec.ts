@@ -50,7 +50,7 @@ function terminal(link: string, nickname: string) {
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   )
-  const lines: { type: string; text?: string; members?: string[] }[] = []
+  const lines: { type: string; text?: string; members?: string[]; state?: string }[] = []
   const waiters: (() => void)[] = []
   createInterface({ input: child.stdout }).on('line', (line) => {
     lines.push(JSON.parse(line) as (typeof lines)[number])
@@ -153,11 +153,16 @@ test('the room recovers by itself when the relay restarts, with its certificate 
   const dir = await mkdtemp(join(tmpdir(), 'ferry-chat-restart-'))
   const keyFile = join(dir, 'relay.key')
   let server = await startChat(keyFile)
+  let node: ReturnType<typeof terminal> | undefined
   try {
     const ada = await person(browser, server.page, 'ada')
     const bo = await person(browser, ada.page.url(), 'bo')
+    node = terminal(ada.page.url(), 'node')
+    await node.until((l) => l.type === 'ready')
     await say(ada.page, 'before the restarts')
     await expect(messages(bo.page)).toHaveText(['before the restarts'])
+    const relayLines = (state: string) =>
+      node!.lines.filter((l) => l.type === 'relay' && l.state === state).length
     const said = ['before the restarts']
     // Gone if a page reloads.
     for (const { page } of [ada, bo]) {
@@ -167,30 +172,41 @@ test('the room recovers by itself when the relay restarts, with its certificate 
     // A clean restart: the relay tells its clients it is going away, and comes back on the
     // same port with the same identity and certificate. Then one with a new certificate, as
     // when the relay renews it: the pages pinned the old hash, and learn the new one.
-    for (const restart of ['same certificate', 'new certificate']) {
+    // The terminal says so too, once each way per restart.
+    for (const [i, restart] of ['same certificate', 'new certificate'].entries()) {
       await server.child.stop()
       for (const { page } of [ada, bo]) {
         await expect(page.locator('#status')).not.toHaveAttribute('data-state', 'online')
       }
+      await node.until(() => relayLines('offline') === i + 1)
       if (restart === 'new certificate') await rm(`${keyFile}.cert.pem`)
       server = await startChat(keyFile, server.relayPort, server.httpPort)
       for (const { page } of [ada, bo]) {
         await expect(page.locator('#status')).toHaveAttribute('data-state', 'online', {
           timeout: 30_000,
         })
-        await expect(page.locator('#members li')).toHaveCount(2, { timeout: 30_000 })
+        await expect(page.locator('#members li')).toHaveCount(3, { timeout: 30_000 })
       }
+      await node.until(() => relayLines('online') === i + 1)
       await say(bo.page, `after the restart with the ${restart}`)
       said.push(`after the restart with the ${restart}`)
       for (const { page } of [ada, bo]) {
         await expect(messages(page)).toHaveText(said, { timeout: 30_000 })
       }
+      await node.until((l) => l.type === 'message' && l.text === said.at(-1))
     }
+    expect([relayLines('offline'), relayLines('online')]).toEqual([2, 2])
+    node.child.stdin.end()
+    expect(await node.exited).toBe(0)
     for (const { page } of [ada, bo]) {
       expect(await page.evaluate(() => (window as { ferryMark?: boolean }).ferryMark)).toBe(true)
     }
     await Promise.all([ada.context.close(), bo.context.close()])
   } finally {
+    if (node && node.child.exitCode === null && node.child.signalCode === null) {
+      node.child.kill('SIGKILL')
+      await node.exited
+    }
     await server.child.stop()
     await rm(dir, { recursive: true, force: true })
   }

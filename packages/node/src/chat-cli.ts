@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline'
 import { parseArgs } from 'node:util'
 import { ChatRoom, parseLink, type ChatMessage } from '@ferry/chat'
-import { Router } from '@ferry/core'
+import { Router, type RelayState } from '@ferry/core'
 import { GOSSIP_ALPN, Gossip } from '@ferry/gossip'
 import { Endpoint } from './endpoint.js'
 import { stopSignal } from './stop-signal.js'
@@ -19,7 +19,7 @@ press Enter to send it; end input (Ctrl-D) or press Ctrl-C to leave.
 options:
   --nickname NAME    how others see you (default: your id's short form)
   --key-file FILE    keep the identity in FILE (created with mode 0600 if missing)
-  --json             print one JSON object per line: ready, message, members
+  --json             print one JSON object per line: ready, message, members, relay
   -h, --help         show this text
 `
 
@@ -65,10 +65,29 @@ export async function chatCommand(argv: string[]): Promise<number> {
     return 1
   }
 
+  const json = values.json
+  const print = (value: object, text: string): void => {
+    process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`)
+  }
+  // The relay going away and coming back is news; the first connection and each retry are not.
+  let relayShown: 'online' | 'offline' = 'online'
+  const showRelay = (state: RelayState): void => {
+    if (state.state !== 'online' && state.state !== 'offline') return
+    if (state.state === relayShown) return
+    relayShown = state.state
+    if (state.state === 'online') {
+      print({ type: 'relay', state: 'online' }, `-- relay online`)
+    } else {
+      const error = state.error instanceof Error ? state.error.message : String(state.error)
+      print({ type: 'relay', state: 'offline', error }, `-- relay offline (${error}); retrying`)
+    }
+  }
+
   let endpoint: Endpoint
   try {
     endpoint = await Endpoint.create({
       keyFile: values['key-file'],
+      onRelayState: showRelay,
       relay: {
         url: config.relay.url,
         // Asked before each connection to the relay, so a renewed certificate is pinned anew.
@@ -89,10 +108,6 @@ export async function chatCommand(argv: string[]): Promise<number> {
     nickname,
   })
   const stopped = stopSignal()
-  const json = values.json
-  const print = (value: object, text: string): void => {
-    process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`)
-  }
   print(
     { type: 'ready', id: endpoint.id.toString(), nickname },
     `joined as ${nickname} (${endpoint.id.short()}); type a message and press Enter`,
