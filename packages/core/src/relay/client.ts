@@ -40,6 +40,14 @@ export type RelayState =
       state: 'online'
     }
   | {
+      /**
+       * Registered, but a newer session with the same EndpointId (another tab or process with
+       * this identity) now receives the connections made to it. This one keeps its connections
+       * and can dial; it is `online` again when the newer one leaves.
+       */
+      state: 'standby'
+    }
+  | {
       /** Not connected, waiting to try again. */
       state: 'offline'
       /** Why the last attempt failed or the session ended (a `RelayError` when the relay said). */
@@ -152,7 +160,7 @@ export class RelayClient {
   }
 
   /**
-   * Resolves once registered with the relay (at once if it is now).
+   * Resolves once registered with the relay (at once if it is now), `online` or on `standby`.
    * @throws {RelayError} when the relay refused the last attempt to register (say
    *   `ACCESS_DENIED`): at once while waiting for the next, or when the attempt under way is
    *   refused. The client keeps trying, with backoff.
@@ -161,7 +169,7 @@ export class RelayClient {
    */
   online(signal?: AbortSignal): Promise<void> {
     const state = this.currentState
-    if (state.state === 'online') return Promise.resolve()
+    if (state.state === 'online' || state.state === 'standby') return Promise.resolve()
     if (state.state === 'closed') {
       return Promise.reject(new ConnectError('CLOSED', 'the relay client is closed'))
     }
@@ -271,7 +279,7 @@ export class RelayClient {
   private setState(state: RelayState): void {
     if (this.currentState.state === 'closed') return
     this.currentState = state
-    if (state.state === 'online' || state.state === 'closed') {
+    if (state.state === 'online' || state.state === 'standby' || state.state === 'closed') {
       const waiters = this.waiters
       this.waiters = []
       for (const waiter of waiters) waiter.resolve()
@@ -427,6 +435,9 @@ export class RelayClient {
           registered.virtual.get(message.conn)?.remoteClosed(message.code, message.reason)
         } else if (message.type === 'goaway') {
           registered.goaway = true
+        } else if (message.type === 'standby' || message.type === 'ready') {
+          // Displaced by a newer session of this id, or back once it left.
+          this.setState({ state: message.type === 'ready' ? 'online' : 'standby' })
         } else if (message.type === 'resolved') {
           registered.resolving.get(message.request)?.(message.record)
           registered.resolving.delete(message.request)

@@ -135,6 +135,7 @@ describe('relay control messages', () => {
     { type: 'resolve', request: 9, id: key(2) },
     { type: 'resolved', request: 9, record: new Uint8Array(0) },
     { type: 'ping' },
+    { type: 'standby' },
   ]
 
   it('round-trip every type, and encode a close in the documented layout', () => {
@@ -142,6 +143,7 @@ describe('relay control messages', () => {
       const bytes = encodeControl(message)
       expect(toHex(encodeControl(decodeControl(bytes)))).toBe(toHex(bytes))
     }
+    expect(toHex(encodeControl({ type: 'standby' }))).toBe('0a')
     // type 4, conn 4, code 0xffffff21 as an 8-byte varint, reason.
     expect(toHex(encodeControl({ type: 'close', conn: 4, code: 0xffff_ff21, reason: 'x' }))).toBe(
       '0404c0000000ffffff2178',
@@ -150,6 +152,7 @@ describe('relay control messages', () => {
 
   it('refuse trailing bytes, oversize reasons and records, bad UTF-8 and unknown types', () => {
     expectDecodeError(() => decodeControl(Uint8Array.of(3, 0)), 'TRAILING_BYTES')
+    expectDecodeError(() => decodeControl(Uint8Array.of(10, 0)), 'TRAILING_BYTES')
     expectDecodeError(() => decodeControl(Uint8Array.of(0)), 'INVALID')
     expectDecodeError(() => decodeControl(Uint8Array.of(99)), 'INVALID')
     expectDecodeError(() => decodeControl(new Uint8Array(0)), 'TRUNCATED')

@@ -26,13 +26,16 @@
  *     1 CHALLENGE  relay → client, first   version u8 (1) | relay id (32) | nonce (32)
  *     2 AUTH       client → relay, first   endpoint id (32) | signature (64) | token (rest,
  *                                          UTF-8, ≤ 256 bytes; empty: none)
- *     3 READY      relay → client          (empty): the client is registered
+ *     3 READY      relay → client          (empty): the client is registered, and receives the
+ *                                          connections made to its id (again, after STANDBY)
  *     4 CLOSE      both ways               conn | code | reason (rest, UTF-8, ≤ 1024 bytes)
  *     5 GOAWAY     relay → client          code | reason: the relay is going away; reconnect
  *     6 PUBLISH    client → relay          record (rest, ≤ 4000 bytes): a signed address record
  *     7 RESOLVE    client → relay          request | endpoint id (32)
  *     8 RESOLVED   relay → client          request | record (rest; empty: none is known)
  *     9 PING       client → relay          (empty): the client is alive (every 15 s)
+ *    10 STANDBY    relay → client          (empty): a newer session registered the same id and
+ *                                          receives its connections; this one keeps its own
  *
  * The AUTH signature is the endpoint's Ed25519 signature, under the context
  * {@link authContext}, of `nonce | relay id` from the CHALLENGE of this very session.
@@ -89,7 +92,7 @@ export const RelayCode = {
   IDLE_TIMEOUT: 0xffff_ff29,
   /** The relay does not carry any of the offered ALPNs. */
   ALPN_NOT_ALLOWED: 0xffff_ff2a,
-  /** A newer session registered the same EndpointId. */
+  /** Newer sessions of the same EndpointId displaced this one, beyond those kept standing by. */
   REPLACED: 0xffff_ff2b,
   /** The relay is shutting down; reconnect (to it or another). */
   SHUTTING_DOWN: 0xffff_ff2c,
@@ -127,6 +130,7 @@ export type ControlMessage =
   | { type: 'resolve'; request: number; id: PublicKey }
   | { type: 'resolved'; request: number; record: Uint8Array }
   | { type: 'ping' }
+  | { type: 'standby' }
 
 const headerKinds = { control: 0, connect: 1, stream: 2 } as const
 const messageTypes = {
@@ -139,6 +143,7 @@ const messageTypes = {
   resolve: 7,
   resolved: 8,
   ping: 9,
+  standby: 10,
 } as const
 const typeNames = Object.fromEntries(
   Object.entries(messageTypes).map(([name, type]) => [type, name]),
@@ -291,6 +296,7 @@ export function encodeControl(message: ControlMessage): Uint8Array {
       break
     case 'ready':
     case 'ping':
+    case 'standby':
       break
     case 'close':
       checkConn(message.conn)
@@ -361,6 +367,7 @@ export function decodeControl(bytes: Uint8Array): ControlMessage {
       break
     case 'ready':
     case 'ping':
+    case 'standby':
       message = { type }
       break
     case 'close': {

@@ -26,7 +26,13 @@ async function world(options: Partial<RelayOptions>) {
   )
   const relayAddr = relayTransport.directAddrs()[0]!
   const endpoint = async (
-    opts: { alpns?: string[]; token?: string; online?: boolean; handshakeTimeoutMs?: number } = {},
+    opts: {
+      alpns?: string[]
+      token?: string
+      online?: boolean
+      handshakeTimeoutMs?: number
+      secretKey?: SecretKey
+    } = {},
     onRelayState?: (state: RelayState) => void,
   ): Promise<TestEndpoint> => {
     const inner = new MemoryTransport(network)
@@ -39,6 +45,7 @@ async function world(options: Partial<RelayOptions>) {
       alpns: opts.alpns ?? [],
       relay: { ...relayAddr, token: opts.token },
       handshakeTimeoutMs: opts.handshakeTimeoutMs,
+      secretKey: opts.secretKey,
       onRelayState,
     })
     cleanup.push(() => ep.close())
@@ -104,5 +111,52 @@ describe('Relay limits seen by endpoints', () => {
     expect(error).toBeInstanceOf(RelayError)
     expect((error as RelayError).code).toBe('TOO_MANY_CONNECTIONS')
     expect(first.path).toBe('relay')
+  })
+})
+
+describe('one identity in two places, as two tabs of an origin share one', () => {
+  it('the newer session takes the connections, the older stands by and takes them back when the newer leaves', async () => {
+    const { endpoint } = await world({})
+    const secretKey = await SecretKey.generate()
+    /** The states an endpoint went through, and a wait for the n-th. */
+    const watch = () => {
+      const seen: string[] = []
+      const waiters: (() => void)[] = []
+      return {
+        seen,
+        onState: (state: RelayState) => {
+          seen.push(state.state)
+          for (const wake of waiters.splice(0)) wake()
+        },
+        async reached(n: number) {
+          while (seen.length < n) await new Promise<void>((resolve) => waiters.push(resolve))
+        },
+      }
+    }
+    const states = { older: watch(), newer: watch() }
+    const older = await endpoint({ alpns: [alpn], secretKey }, states.older.onState)
+    const newer = await endpoint({ alpns: [alpn], secretKey }, states.newer.onState)
+    const dialer = await endpoint({ alpns: [alpn] })
+    const incoming = (ep: TestEndpoint) => ep.incoming()[Symbol.asyncIterator]()
+    const [atOlder, atNewer] = [incoming(older), incoming(newer)]
+
+    await states.older.reached(3)
+    expect(states.older.seen).toEqual(['connecting', 'online', 'standby'])
+    const toNewer = atNewer.next()
+    await dialer.connect(secretKey.publicKey, alpn)
+    expect((await toNewer).value?.remoteId.equals(dialer.id)).toBe(true)
+    // On standby it still dials, and keeps what it has.
+    const out = await older.connect(dialer.id, alpn)
+    expect(out.path).toBe('relay')
+
+    await newer.close()
+    await states.older.reached(4)
+    const toOlder = atOlder.next()
+    await dialer.connect(secretKey.publicKey, alpn)
+    expect((await toOlder).value?.remoteId.equals(dialer.id)).toBe(true)
+    // Neither ever went offline: they stood by instead of fighting over the id.
+    expect(states.older.seen).toEqual(['connecting', 'online', 'standby', 'online'])
+    expect(states.newer.seen).toEqual(['connecting', 'online', 'closed'])
+    expect(older.relayState?.state).toBe('online')
   })
 })

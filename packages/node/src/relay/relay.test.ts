@@ -10,7 +10,7 @@ import {
 import { readBytes } from '@ferry/core/testing'
 import { describe, expect, it } from 'vitest'
 import { RelayError } from '@ferry/core'
-import { Relay } from './relay.js'
+import { maxStandbyPerId, Relay } from './relay.js'
 import { dialRelay, RawClient, readExactly, startRelay } from './relay-fixtures.js'
 
 const utf8 = new TextEncoder()
@@ -135,20 +135,50 @@ describe('Relay: registration', () => {
     expect(fixture.relay.listener().choose(['x', relayAlpn])).toBe(relayAlpn)
   })
 
-  it('closes the older session of an id with REPLACED when a newer one registers', async () => {
+  it('puts the older session of an id on standby when a newer one registers, and back when it leaves', async () => {
     const fixture = await startRelay()
     const key = await SecretKey.generate()
     const older = await RawClient.register(fixture, key)
     const newer = await RawClient.register(fixture, key)
-    expect(await older.session.closed).toEqual({
-      closeCode: RelayCode.REPLACED,
-      reason: 'a newer session registered this id',
-    })
+    expect(await older.next()).toEqual({ type: 'standby' })
     expect(fixture.relay.clients).toBe(1)
-    // The id now reaches the newer session.
+    // The id now reaches the newer session; the older one can still dial.
     const dialer = await RawClient.register(fixture)
     await dialer.openBidi({ kind: 'connect', conn: 0, peer: key.publicKey, offer: ['x/1'] })
     expect((await newer.acceptBidi()).header).toMatchObject({ kind: 'connect', conn: 1 })
+    await older.openBidi({ kind: 'connect', conn: 0, peer: dialer.id, offer: ['x/1'] })
+    expect((await dialer.acceptBidi()).header).toMatchObject({
+      kind: 'connect',
+      conn: 1,
+      peer: key.publicKey,
+    })
+
+    // The newer one leaves: the older is told it is back, and the id reaches it again.
+    newer.session.close({ closeCode: 0, reason: 'tab closed' })
+    expect(await older.next()).toEqual({ type: 'ready' })
+    await dialer.openBidi({ kind: 'connect', conn: 2, peer: key.publicKey, offer: ['x/1'] })
+    expect((await older.acceptBidi()).header).toMatchObject({ kind: 'connect', conn: 1 })
+    expect(fixture.relay.clients).toBe(2)
+  })
+
+  it(`keeps ${maxStandbyPerId} sessions of an id on standby, and closes the oldest with REPLACED`, async () => {
+    const fixture = await startRelay()
+    const key = await SecretKey.generate()
+    const sessions: RawClient[] = []
+    for (let i = 0; i <= maxStandbyPerId + 1; i++) {
+      sessions.push(await RawClient.register(fixture, key))
+    }
+    expect(await sessions[0]!.session.closed).toEqual({
+      closeCode: RelayCode.REPLACED,
+      reason: 'too many newer sessions of this id',
+    })
+    // The rest stand by, the newest is the one dialed.
+    for (const standby of sessions.slice(1, -1)) {
+      expect(await standby.next()).toEqual({ type: 'standby' })
+    }
+    const dialer = await RawClient.register(fixture)
+    await dialer.openBidi({ kind: 'connect', conn: 0, peer: key.publicKey, offer: ['x/1'] })
+    expect((await sessions.at(-1)!.acceptBidi()).header).toMatchObject({ kind: 'connect' })
   })
 
   it('cancels a stream opened before READY and keeps the session', async () => {

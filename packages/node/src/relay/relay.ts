@@ -81,6 +81,8 @@ export const maxQueuedControlMessages = 256
 const goawayGraceMs = 1000
 /** How long a stream may wait for its connection's CONNECT stream, which it overtook. */
 const connectWaitMs = 5000
+/** Older sessions of one EndpointId kept standing by; a newer one closes the oldest. */
+export const maxStandbyPerId = 8
 
 /**
  * A relay: give {@link Relay.listener} to a transport's `listen()`, or each accepted session
@@ -93,7 +95,13 @@ export class Relay {
   readonly #headerTimeoutMs: number
   readonly #onError: (error: unknown) => void
   readonly #sessions = new Set<Client>()
+  /** The session each EndpointId's connections go to: the one that registered last. */
   readonly #registry = new Map<string, Client>()
+  /**
+   * The older sessions of an id that a newer one displaced, oldest first: they keep their
+   * connections and may dial, and the last of them takes over when the active one ends.
+   */
+  readonly #standby = new Map<string, Client[]>()
   readonly #limits: RelayLimits
   readonly #records = new AddrRecords()
   #closing: Promise<void> | undefined
@@ -123,7 +131,7 @@ export class Relay {
     return this.#secretKey.publicKey
   }
 
-  /** Registered clients right now (one per EndpointId). */
+  /** Registered EndpointIds right now (sessions standing by behind a newer one not counted). */
   get clients(): number {
     return this.#registry.size
   }
@@ -145,7 +153,8 @@ export class Relay {
    */
   setAccess(access: RelayAccess): void {
     this.#limits.access.set(access)
-    for (const client of [...this.#registry.values()]) {
+    const registered = [...this.#registry.values(), ...[...this.#standby.values()].flat()]
+    for (const client of registered) {
       if (!this.#limits.access.allows(client.id!, client.token)) {
         this.#fail(client, 'ACCESS_DENIED', 'the access policy no longer admits this client')
       }
@@ -307,8 +316,7 @@ export class Relay {
     clearTimeout(client.idleTimer)
     this.#sessions.delete(client)
     this.#limits.releaseSession(client.remote)
-    const key = client.id?.toString()
-    if (key !== undefined && this.#registry.get(key) === client) this.#registry.delete(key)
+    if (client.id !== undefined) this.#unregister(client, client.id.toString())
     for (const link of client.conns.values()) {
       if (link.peer === client) continue
       link.peer.conns.delete(link.conn)
@@ -403,10 +411,40 @@ export class Relay {
     const key = id.toString()
     const older = this.#registry.get(key)
     this.#registry.set(key, client)
-    if (older) this.#closeSession(older, RelayCode.REPLACED, 'a newer session registered this id')
     client.registered = true
     void this.#send(client, { type: 'ready' })
     this.#touch(client)
+    if (older) {
+      // Another tab or process with the same identity: the newer one gets the id's
+      // connections, and the older stands by instead of fighting for them (as iroh-relay
+      // keeps inactive clients). A bounded number of them.
+      const standby = this.#standby.get(key) ?? []
+      standby.push(older)
+      this.#standby.set(key, standby)
+      void this.#send(older, { type: 'standby' })
+      if (standby.length > maxStandbyPerId) {
+        const oldest = standby[0]!
+        this.#closeSession(oldest, RelayCode.REPLACED, 'too many newer sessions of this id')
+      }
+    }
+  }
+
+  /** Takes an ended session out of the registry; the newest standby of its id takes over. */
+  #unregister(client: Client, key: string): void {
+    const standby = this.#standby.get(key) ?? []
+    if (this.#registry.get(key) === client) {
+      const next = standby.pop()
+      if (next === undefined) {
+        this.#registry.delete(key)
+      } else {
+        this.#registry.set(key, next)
+        void this.#send(next, { type: 'ready' })
+      }
+    } else {
+      const at = standby.indexOf(client)
+      if (at >= 0) standby.splice(at, 1)
+    }
+    if (standby.length === 0) this.#standby.delete(key)
   }
 
   /** Restarts `client`'s idle timer (see `Client.restartIdle`). */
