@@ -2,7 +2,8 @@
  * Browsers reaching each other through a relay started by `ferry relay`: two browser contexts
  * (so two identities, each kept in its context's IndexedDB) register with the fixture's relay
  * (`e2e/relay/main.ts`) and connect by EndpointId alone; a browser dials the fixture's Node
- * endpoint, which does not listen; a dial to an id nobody registered fails at once; and the
+ * endpoint, which does not listen; a dial to an id nobody registered fails at once; two tabs of
+ * one origin, one identity, take turns on the relay instead of fighting over it; and the
  * relay process is killed and started again (same key file, so same id and certificate) while
  * two pages are on it: they come back online by themselves and connect again, without a reload.
  */
@@ -27,10 +28,18 @@ test.afterEach(async () => {
   await Promise.all(contexts.splice(0).map((c) => c.close()))
 })
 
-/** A page of its own browser context, its endpoint online on the relay; with its id. */
-async function onlinePeer(browser: Browser): Promise<{ page: Page; id: string }> {
-  const context = await browser.newContext()
-  contexts.push(context)
+/**
+ * A page of its own browser context (or of `context`: another tab of that origin, with the same
+ * identity), its endpoint started on the relay; with its id.
+ */
+async function onlinePeer(
+  browser: Browser,
+  context?: BrowserContext,
+): Promise<{ page: Page; id: string }> {
+  if (!context) {
+    context = await browser.newContext()
+    contexts.push(context)
+  }
   const page = await context.newPage()
   page.on('pageerror', (e) => console.error('page error:', e))
   await page.goto(fixture().pagesUrl)
@@ -167,6 +176,35 @@ test.describe('browsers through `ferry relay`', () => {
       (window as unknown as { relayE2e: RelayE2ePage }).relayE2e.dialOffline(),
     )
     expect(result.error).toMatchObject({ name: 'RelayError', code: 'OFFLINE' })
+  })
+
+  test('two tabs of one origin share its identity: the newer is reached, the older stands by and takes over when the newer closes', async ({
+    browser,
+  }) => {
+    const context = await browser.newContext()
+    contexts.push(context)
+    const older = await onlinePeer(browser, context)
+    const newer = await onlinePeer(browser, context)
+    expect(newer.id).toBe(older.id)
+    const relayStateIs = (page: Page, state: string) =>
+      page.waitForFunction(
+        (state) =>
+          (window as unknown as { relayE2e: RelayE2ePage }).relayE2e.relayState() === state,
+        state,
+      )
+    await relayStateIs(older.page, 'standby')
+    const dialer = await onlinePeer(browser)
+
+    const steps: StepsOptions = { text: 'to the tab', hashBytes: 0, seed: 4 }
+    expectSteps(await dial(dialer.page, older.id, steps, 1, 'first'), older.id, steps)
+    expect((await closedServedFrom(newer.page, dialer.id)).closed).toMatchObject({ code: 1 })
+
+    await newer.page.close()
+    await relayStateIs(older.page, 'online')
+    expectSteps(await dial(dialer.page, older.id, steps, 2, 'second'), older.id, steps)
+    expect((await closedServedFrom(older.page, dialer.id)).closed).toMatchObject({ code: 2 })
+    // Neither tab lost the relay on the way: they did not fight over the id.
+    expect(await relayStates(older.page)).toEqual(['connecting', 'online', 'standby', 'online'])
   })
 
   // Last: the relay it restarts is the one the other tests use.
