@@ -98,15 +98,19 @@ async function main(): Promise<void> {
 function renderRoom(room: ChatRoom, relay: RelayState): void {
   const members = room.members()
   const status = $('status')
+  // A duplicated tab copies sessionStorage, and with it the identity: the relay then gives the
+  // id's connections to the newer tab, and this one stands by until that one closes.
   const state =
-    relay.state !== 'online' ? (relay.state === 'offline' ? 'offline' : 'connecting') : 'online'
+    relay.state === 'online' || relay.state === 'offline' || relay.state === 'standby'
+      ? relay.state
+      : 'connecting'
   status.dataset.state = state
-  status.textContent =
-    state === 'online'
-      ? `online · ${members.length} here`
-      : state === 'offline'
-        ? 'relay down, reconnecting…'
-        : 'connecting…'
+  status.textContent = {
+    online: `online · ${members.length} here`,
+    offline: 'relay down, reconnecting…',
+    standby: 'also open in another tab',
+    connecting: 'connecting…',
+  }[state]
   $('member-count').textContent = `(${members.length})`
   $('members').replaceChildren(
     ...members.map((m) => {
