@@ -256,7 +256,8 @@ export class Endpoint {
 
   /**
    * Resolves once this endpoint is registered with its relay, and so reachable by its
-   * EndpointId (at once when it is now).
+   * EndpointId (at once when it is now). Also on `standby`, when another endpoint with the same
+   * identity registered later and is the one reached (see {@link RelayState}): it can dial.
    * @throws {RelayError} when the relay refused to register this endpoint (`ACCESS_DENIED`,
    *   `TOO_MANY_SESSIONS`, `RATE_LIMITED`, …); the endpoint keeps trying, with backoff.
    * @throws {ConnectError} `NO_ADDRESS` without a relay, `ABORTED` when `signal` aborts first,
