@@ -78,7 +78,7 @@ export const RelayCode = {
   ACCESS_DENIED: 0xffff_ff22,
   /** The AUTH signature does not verify, or came late or malformed. */
   AUTH_FAILED: 0xffff_ff23,
-  /** Too many sessions: in all, or from the client's address. */
+  /** Too many sessions: in all, from the client's address, or of its EndpointId. */
   TOO_MANY_SESSIONS: 0xffff_ff24,
   /** Too many virtual connections for this client. */
   TOO_MANY_CONNECTIONS: 0xffff_ff25,
@@ -92,7 +92,7 @@ export const RelayCode = {
   IDLE_TIMEOUT: 0xffff_ff29,
   /** The relay does not carry any of the offered ALPNs. */
   ALPN_NOT_ALLOWED: 0xffff_ff2a,
-  /** Newer sessions of the same EndpointId displaced this one, beyond those kept standing by. */
+  /** Reserved: a newer session of an EndpointId now puts the older on STANDBY instead. */
   REPLACED: 0xffff_ff2b,
   /** The relay is shutting down; reconnect (to it or another). */
   SHUTTING_DOWN: 0xffff_ff2c,

@@ -161,24 +161,26 @@ describe('Relay: registration', () => {
     expect(fixture.relay.clients).toBe(2)
   })
 
-  it(`keeps ${maxStandbyPerId} sessions of an id on standby, and closes the oldest with REPLACED`, async () => {
+  it(`keeps ${maxStandbyPerId} sessions of an id on standby, and refuses one more with TOO_MANY_SESSIONS`, async () => {
     const fixture = await startRelay()
     const key = await SecretKey.generate()
     const sessions: RawClient[] = []
-    for (let i = 0; i <= maxStandbyPerId + 1; i++) {
-      sessions.push(await RawClient.register(fixture, key))
-    }
-    expect(await sessions[0]!.session.closed).toEqual({
-      closeCode: RelayCode.REPLACED,
-      reason: 'too many newer sessions of this id',
-    })
-    // The rest stand by, the newest is the one dialed.
-    for (const standby of sessions.slice(1, -1)) {
+    for (let i = 0; i <= maxStandbyPerId; i++) sessions.push(await RawClient.register(fixture, key))
+    for (const standby of sessions.slice(0, -1)) {
       expect(await standby.next()).toEqual({ type: 'standby' })
     }
+    const refused = await RawClient.authenticate(fixture, key)
+    expect(await refused.session.closed).toEqual({
+      closeCode: RelayCode.TOO_MANY_SESSIONS,
+      reason: 'too many sessions of this id',
+    })
+    // The newest admitted is still the one dialed; once it leaves, there is room again.
     const dialer = await RawClient.register(fixture)
     await dialer.openBidi({ kind: 'connect', conn: 0, peer: key.publicKey, offer: ['x/1'] })
     expect((await sessions.at(-1)!.acceptBidi()).header).toMatchObject({ kind: 'connect' })
+    sessions.at(-1)!.session.close({ closeCode: 0, reason: 'tab closed' })
+    expect(await sessions.at(-2)!.next()).toEqual({ type: 'ready' })
+    await RawClient.register(fixture, key)
   })
 
   it('cancels a stream opened before READY and keeps the session', async () => {

@@ -81,7 +81,7 @@ export const maxQueuedControlMessages = 256
 const goawayGraceMs = 1000
 /** How long a stream may wait for its connection's CONNECT stream, which it overtook. */
 const connectWaitMs = 5000
-/** Older sessions of one EndpointId kept standing by; a newer one closes the oldest. */
+/** Older sessions of one EndpointId kept standing by; one more is refused. */
 export const maxStandbyPerId = 8
 
 /**
@@ -410,6 +410,12 @@ export class Relay {
     client.id = id
     const key = id.toString()
     const older = this.#registry.get(key)
+    if (older && (this.#standby.get(key)?.length ?? 0) >= maxStandbyPerId) {
+      // Refused rather than displacing the oldest, which would come back and displace the next:
+      // the newcomer retries with a growing backoff and gets in once one of them leaves.
+      this.#fail(client, 'TOO_MANY_SESSIONS', 'too many sessions of this id')
+      return
+    }
     this.#registry.set(key, client)
     client.registered = true
     void this.#send(client, { type: 'ready' })
@@ -417,15 +423,11 @@ export class Relay {
     if (older) {
       // Another tab or process with the same identity: the newer one gets the id's
       // connections, and the older stands by instead of fighting for them (as iroh-relay
-      // keeps inactive clients). A bounded number of them.
+      // keeps inactive clients). A bounded number of them (above).
       const standby = this.#standby.get(key) ?? []
       standby.push(older)
       this.#standby.set(key, standby)
       void this.#send(older, { type: 'standby' })
-      if (standby.length > maxStandbyPerId) {
-        const oldest = standby[0]!
-        this.#closeSession(oldest, RelayCode.REPLACED, 'too many newer sessions of this id')
-      }
     }
   }
 
