@@ -159,6 +159,9 @@ test('the room recovers by itself when the relay restarts, with its certificate 
     const bo = await person(browser, ada.page.url(), 'bo')
     node = terminal(ada.page.url(), 'node')
     await node.until((l) => l.type === 'ready')
+    for (const { page } of [ada, bo]) {
+      await expect(page.locator('#members li')).toHaveCount(3, { timeout: 30_000 })
+    }
     await say(ada.page, 'before the restarts')
     await expect(messages(bo.page)).toHaveText(['before the restarts'])
     const relayLines = (state: string) =>

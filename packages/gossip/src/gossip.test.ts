@@ -83,6 +83,33 @@ describe('gossip over ferry connections', () => {
     expect(await got).toEqual(['still here'])
   })
 
+  it('keeps trying its bootstrap peer when the first join fails, and joins once it answers', async () => {
+    const network = new MemoryNetwork({ seed: 25 })
+    // a is up but serves no gossip yet: b's first join is refused.
+    const aEndpoint = await TestEndpoint.create({ transport: new MemoryTransport(network) })
+    const b = await peer(network, 2)
+    const attempts: Promise<unknown>[] = []
+    const connect = b.endpoint.connect.bind(b.endpoint)
+    vi.spyOn(b.endpoint, 'connect').mockImplementation((...args) => {
+      const attempt = connect(...args)
+      attempts.push(attempt)
+      return attempt
+    })
+    const room = topicId('late host')
+    const tb = b.gossip.subscribe(room, { bootstrap: [aEndpoint.ticket()] })
+    await vi.waitFor(() => expect(attempts).toHaveLength(1))
+    await expect(attempts[0]).rejects.toMatchObject({ code: 'ALPN_REFUSED' })
+
+    const aGossip = Gossip.create(aEndpoint, { rng: new Prng(1) })
+    routers.push(Router.builder(aEndpoint).accept(GOSSIP_ALPN, aGossip).spawn())
+    const ta = aGossip.subscribe(room)
+    await Promise.all([ta.joined(), tb.joined()])
+    expect(attempts.length).toBeGreaterThan(1)
+    const got = receive(ta, 1)
+    tb.broadcast(enc.encode('made it'))
+    expect(await got).toEqual(['made it'])
+  })
+
   it('refuses a broadcast above the size limit and a topic id of the wrong size', async () => {
     const network = new MemoryNetwork({ seed: 24 })
     const a = await peer(network, 1)

@@ -76,6 +76,8 @@ interface TopicEntry {
   contacts: Map<PeerId, ConnectTarget>
   rejoin: ReturnType<typeof setTimeout> | undefined
   rejoinDelayMs: number
+  /** Joining again waits for the endpoint's relay to be back (see `scheduleRejoin`). */
+  awaitingRelay: boolean
 }
 
 const maxAddrBook = 1024
@@ -151,6 +153,7 @@ export class Gossip implements ProtocolHandler {
       contacts: new Map(),
       rejoin: undefined,
       rejoinDelayMs: rejoinMinMs,
+      awaitingRelay: false,
     }
     entry.handle = new Topic(id, this.hostFor(entry), this.eventQueue)
     this.topics.set(key, entry)
@@ -275,18 +278,43 @@ export class Gossip implements ProtocolHandler {
 
   /**
    * A topic left without neighbors (every one of them gone, as when a relay restarts) joins
-   * again through the peers it knew, with a backoff, until it has a neighbor again.
+   * again through the peers it knew, with a backoff, until it has a neighbor again. While the
+   * endpoint's relay is down, the next try waits for it to be back instead: tries through a
+   * relay that is down only fail, and would stretch the backoff to half a minute by the time it
+   * returns.
    */
   private scheduleRejoin(entry: TopicEntry): void {
-    if (entry.rejoin || entry.state.neighbors.length > 0 || entry.contacts.size === 0) return
+    if (entry.rejoin || entry.awaitingRelay) return
+    if (entry.state.neighbors.length > 0 || entry.contacts.size === 0) return
     const delay = entry.rejoinDelayMs * (0.5 + this.rng.int(1000) / 1000)
     entry.rejoinDelayMs = Math.min(rejoinMaxMs, entry.rejoinDelayMs * 2)
     entry.rejoin = setTimeout(() => {
       entry.rejoin = undefined
-      if (this.topics.get(toHex(entry.id)) !== entry || entry.state.neighbors.length > 0) return
-      for (const peer of entry.contacts.keys()) this.apply(entry, entry.state.join(peer))
-      this.scheduleRejoin(entry)
+      this.rejoin(entry)
     }, delay)
+  }
+
+  private rejoin(entry: TopicEntry): void {
+    if (this.topics.get(toHex(entry.id)) !== entry || entry.state.neighbors.length > 0) return
+    for (const peer of entry.contacts.keys()) this.apply(entry, entry.state.join(peer))
+    const relay = this.endpoint.relayState?.state
+    if (relay !== 'connecting' && relay !== 'offline') {
+      this.scheduleRejoin(entry)
+      return
+    }
+    entry.awaitingRelay = true
+    entry.rejoinDelayMs = rejoinMinMs
+    this.endpoint.online().then(
+      () => {
+        entry.awaitingRelay = false
+        this.rejoin(entry)
+      },
+      () => {
+        // Refused by the relay, or closed: back to the timer, which stops with the topic.
+        entry.awaitingRelay = false
+        this.scheduleRejoin(entry)
+      },
+    )
   }
 
   private setTimer(entry: TopicEntry, delayMs: number, timer: Timer): void {
@@ -459,6 +487,9 @@ export class Gossip implements ProtocolHandler {
     this.peers.delete(peer)
     for (const entry of [...this.topics.values()]) {
       this.apply(entry, entry.state.connectionClosed(peer))
+      // A topic whose join failed (its bootstrap peer unreachable for now) has no neighbor to
+      // lose, so no neighbor-down asks it to try again: ask here.
+      this.scheduleRejoin(entry)
     }
   }
 
