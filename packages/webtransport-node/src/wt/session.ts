@@ -272,9 +272,7 @@ export class WebTransportSession implements SessionEvents {
   }
 
   connectionClosed(info: QuicCloseInfo): void {
-    // Nothing can be sent any more.
-    this.unanswered = undefined
-    if (this.unansweredTimer !== undefined) timers.clear(this.unansweredTimer)
+    this.takeUnanswered() // Nothing can be sent any more: dropped.
     if (this.state === 'closed' || this.state === 'failed') return
     if (this.peerClose) return this.terminate(this.peerClose)
     const cause = new ConnectionClosedError(info)
@@ -346,10 +344,15 @@ export class WebTransportSession implements SessionEvents {
 
   /** Sends the stream frames a local close held back (see {@link close}). */
   private sendUnanswered(): void {
-    const frames = this.unanswered
+    for (const frame of this.takeUnanswered()) frame()
+  }
+
+  /** The stream frames a local close held back, no longer held (and its timer stopped). */
+  private takeUnanswered(): (() => void)[] {
+    const frames = this.unanswered ?? []
     this.unanswered = undefined
     if (this.unansweredTimer !== undefined) timers.clear(this.unansweredTimer)
-    for (const frame of frames ?? []) frame()
+    return frames
   }
 
   private async usable(): Promise<SessionHost> {

@@ -28,16 +28,16 @@ function toStreamError(code: number, what: string): WebTransportError {
   })
 }
 
-/**
- * The receive half of a WebTransport stream as a byte `ReadableStream`. It reads from quiche only
- * while the stream wants data, so a slow consumer leaves bytes in quiche and QUIC flow control
- * holds the sender back.
- */
 /** Sends a frame (`frame` does) now, or keeps it to send later. */
 export type Send = (frame: () => void) => void
 
 const now: Send = (frame) => frame()
 
+/**
+ * The receive half of a WebTransport stream as a byte `ReadableStream`. It reads from quiche only
+ * while the stream wants data, so a slow consumer leaves bytes in quiche and QUIC flow control
+ * holds the sender back.
+ */
 export class IncomingStream {
   readonly readable: ReadableStream<Uint8Array>
   private controller!: ReadableByteStreamController
@@ -84,10 +84,9 @@ export class IncomingStream {
     if (this.wake) this.drain()
   }
 
-  /** The session ended: error the readable and stop the peer's sending. */
   /**
-   * Errors the readable with `error` and sends STOP_SENDING with `code`, through `send` when
-   * given (which may send it later).
+   * The session ended: errors the readable with `error` and stops the peer's sending
+   * (STOP_SENDING with `code`), through `send` when given (which may send it later).
    */
   abort(error: Error, code: number = H3.NO_ERROR, send: Send = now): void {
     if (this.done) return
@@ -233,10 +232,9 @@ export class OutgoingStream {
     })
   }
 
-  /** The session ended: error the writable and reset the stream. */
   /**
-   * Errors the writable with `error` and sends RESET_STREAM with `code`, through `send` when
-   * given (which may send it later).
+   * The session ended: errors the writable with `error` and resets the stream (RESET_STREAM
+   * with `code`), through `send` when given (which may send it later).
    */
   abort(error: Error, code: number = H3.NO_ERROR, send: Send = now): void {
     if (this.done) return
