@@ -363,16 +363,14 @@ export class RelayClient {
           throw new ConnectError('TRANSPORT', `the relay sent ${ready.type}, not ready`)
         }
       })()
-      const timedOut = new Promise<never>((_, reject) => {
-        const onAbort = (): void =>
-          reject(new ConnectError('TRANSPORT', 'registering with the relay took too long'))
-        if (deadline.aborted) onAbort()
-        else deadline.addEventListener('abort', onAbort, { once: true })
-      })
       const closedFirst = failed.then((e): never => {
         throw e
       })
-      await Promise.race([registering, closedFirst, timedOut])
+      await untilAborted(
+        Promise.race([registering, closedFirst]),
+        deadline,
+        () => new ConnectError('TRANSPORT', 'registering with the relay took too long'),
+      )
       return {
         session,
         control,
@@ -600,11 +598,15 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   })
 }
 
-/** Settles as `work` does, or rejects with the signal's reason once it aborts. */
-async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+/** Settles as `work` does, or rejects once `signal` aborts (with `error()`, or its reason). */
+async function untilAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal,
+  error: () => Error = () => signal.reason as Error,
+): Promise<T> {
   let onAbort = (): void => {}
   const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason as Error)
+    onAbort = () => reject(error())
     if (signal.aborted) onAbort()
     else signal.addEventListener('abort', onAbort, { once: true })
   })
