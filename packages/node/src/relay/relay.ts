@@ -56,6 +56,7 @@ import type { RelayMetrics } from './metrics.js'
 import { readDatagrams } from './datagrams.js'
 import { pump, splice, writeHeader } from './splice.js'
 import { AddrRecords } from './records.js'
+import { IdRegistry } from './registry.js'
 import { waitForTokens } from './token-bucket.js'
 
 /** Options of a {@link Relay}: its identity, timeouts, and limits (see `limits.ts`). */
@@ -95,13 +96,7 @@ export class Relay {
   readonly #headerTimeoutMs: number
   readonly #onError: (error: unknown) => void
   readonly #sessions = new Set<Client>()
-  /** The session each EndpointId's connections go to: the one that registered last. */
-  readonly #registry = new Map<string, Client>()
-  /**
-   * The older sessions of an id that a newer one displaced, oldest first: they keep their
-   * connections and may dial, and the last of them takes over when the active one ends.
-   */
-  readonly #standby = new Map<string, Client[]>()
+  readonly #registry = new IdRegistry<Client>(maxStandbyPerId)
   readonly #limits: RelayLimits
   readonly #records = new AddrRecords()
   #closing: Promise<void> | undefined
@@ -153,8 +148,7 @@ export class Relay {
    */
   setAccess(access: RelayAccess): void {
     this.#limits.access.set(access)
-    const registered = [...this.#registry.values(), ...[...this.#standby.values()].flat()]
-    for (const client of registered) {
+    for (const client of this.#registry.all()) {
       if (!this.#limits.access.allows(client.id!, client.token)) {
         this.#fail(client, 'ACCESS_DENIED', 'the access policy no longer admits this client')
       }
@@ -316,7 +310,11 @@ export class Relay {
     clearTimeout(client.idleTimer)
     this.#sessions.delete(client)
     this.#limits.releaseSession(client.remote)
-    if (client.id !== undefined) this.#unregister(client, client.id.toString())
+    if (client.id !== undefined) {
+      const promoted = this.#registry.remove(client.id.toString(), client)
+      // The newest session of the id standing by takes over, and is told so.
+      if (promoted) void this.#send(promoted, { type: 'ready' })
+    }
     for (const link of client.conns.values()) {
       if (link.peer === client) continue
       link.peer.conns.delete(link.conn)
@@ -409,44 +407,19 @@ export class Relay {
     }
     client.id = id
     const key = id.toString()
-    const older = this.#registry.get(key)
-    if (older && (this.#standby.get(key)?.length ?? 0) >= maxStandbyPerId) {
+    if (this.#registry.full(key)) {
       // Refused rather than displacing the oldest, which would come back and displace the next:
       // the newcomer retries with a growing backoff and gets in once one of them leaves.
       this.#fail(client, 'TOO_MANY_SESSIONS', 'too many sessions of this id')
       return
     }
-    this.#registry.set(key, client)
+    // Another tab or process with the same identity: the newer one gets the id's connections,
+    // and the older stands by instead of fighting for them.
+    const older = this.#registry.add(key, client)
     client.registered = true
     void this.#send(client, { type: 'ready' })
     this.#touch(client)
-    if (older) {
-      // Another tab or process with the same identity: the newer one gets the id's
-      // connections, and the older stands by instead of fighting for them (as iroh-relay
-      // keeps inactive clients). A bounded number of them (above).
-      const standby = this.#standby.get(key) ?? []
-      standby.push(older)
-      this.#standby.set(key, standby)
-      void this.#send(older, { type: 'standby' })
-    }
-  }
-
-  /** Takes an ended session out of the registry; the newest standby of its id takes over. */
-  #unregister(client: Client, key: string): void {
-    const standby = this.#standby.get(key) ?? []
-    if (this.#registry.get(key) === client) {
-      const next = standby.pop()
-      if (next === undefined) {
-        this.#registry.delete(key)
-      } else {
-        this.#registry.set(key, next)
-        void this.#send(next, { type: 'ready' })
-      }
-    } else {
-      const at = standby.indexOf(client)
-      if (at >= 0) standby.splice(at, 1)
-    }
-    if (standby.length === 0) this.#standby.delete(key)
+    if (older) void this.#send(older, { type: 'standby' })
   }
 
   /** Restarts `client`'s idle timer (see `Client.restartIdle`). */
